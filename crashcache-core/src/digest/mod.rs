@@ -1,0 +1,232 @@
+//! A stored payload to the rows the tracker derives from it, one list per table. Pure: the
+//! extension's digest worker maps these rows to SQL, and `ruminate` can rebuild them at will.
+//!
+//! A payload is digested whole or not at all: if any item is broken the payload goes to the
+//! error queue, so that digesting it again later never half-duplicates it.
+
+mod items;
+
+use serde::Serialize;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::envelope::{self, EnvelopeError, Item};
+use crate::ids;
+use crate::normalise::{self, EventFacts, NameVersion};
+use crate::payload::PayloadKind;
+use crate::timestamp::{self, EpochMicros};
+
+pub use items::{
+    AttachmentRow, CheckInRow, FeedbackRow, LogRow, OutcomeRow, SessionAggregateRow, SessionRow,
+    SpanRow,
+};
+
+/// Everything one payload contributes, by destination table.
+#[derive(Debug, Default, Serialize)]
+pub struct Digest {
+    pub events: Vec<EventFacts>,
+    pub transactions: Vec<TransactionRow>,
+    pub spans: Vec<SpanRow>,
+    pub sessions: Vec<SessionRow>,
+    pub session_aggregates: Vec<SessionAggregateRow>,
+    pub check_ins: Vec<CheckInRow>,
+    pub logs: Vec<LogRow>,
+    pub attachments: Vec<AttachmentRow>,
+    pub outcomes: Vec<OutcomeRow>,
+    pub feedback: Vec<FeedbackRow>,
+    /// Item types this tracker does not keep (replays, profiles, …), skipped on purpose.
+    pub skipped: Vec<String>,
+}
+
+/// A performance transaction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransactionRow {
+    pub event_id: String,
+    pub name: Option<String>,
+    pub op: Option<String>,
+    pub status: Option<String>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub start_us: Option<EpochMicros>,
+    pub end_us: Option<EpochMicros>,
+    pub release: Option<String>,
+    pub environment: Option<String>,
+    pub platform: Option<String>,
+    pub server_name: Option<String>,
+    pub sdk: Option<NameVersion>,
+    pub tags: serde_json::Map<String, Value>,
+    pub user_key: Option<String>,
+    pub span_count: i32,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum DigestError {
+    #[error("malformed envelope: {0}")]
+    Envelope(#[from] EnvelopeError),
+    #[error("item {index} ({item_type}): {reason}")]
+    Item {
+        index: usize,
+        item_type: String,
+        reason: String,
+    },
+}
+
+/// Splits a decoded payload into rows. `content_hash` names the archive, for making up event
+/// ids that the payload does not carry.
+pub fn digest(
+    kind: PayloadKind,
+    decoded: &[u8],
+    content_hash: &[u8; 32],
+) -> Result<Digest, DigestError> {
+    let mut out = Digest::default();
+    match kind {
+        PayloadKind::Store => {
+            let event = parse_json(0, "event", decoded)?;
+            push_event(&mut out, 0, event, None, content_hash)?;
+        }
+        PayloadKind::Envelope => {
+            let env = envelope::parse(decoded)?;
+            let header_event_id = env.event_id();
+            for (index, item) in env.items.iter().enumerate() {
+                digest_item(
+                    &mut out,
+                    index,
+                    item,
+                    header_event_id.as_deref(),
+                    content_hash,
+                )?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn digest_item(
+    out: &mut Digest,
+    index: usize,
+    item: &Item<'_>,
+    header_event_id: Option<&str>,
+    content_hash: &[u8; 32],
+) -> Result<(), DigestError> {
+    let item_type = item.header.item_type.as_str();
+    let json = || parse_json(index, item_type, item.payload);
+    let bad = |reason: String| DigestError::Item {
+        index,
+        item_type: item_type.to_string(),
+        reason,
+    };
+    match item_type {
+        "event" => push_event(out, index, json()?, header_event_id, content_hash)?,
+        "transaction" => {
+            let tx = json()?;
+            let event_id = resolve_event_id(&tx, header_event_id, index, content_hash);
+            out.spans.extend(items::transaction_spans(&tx, &event_id));
+            out.transactions
+                .push(transaction_row(&tx, event_id).map_err(bad)?);
+        }
+        "span" => out.spans.extend(items::standalone_spans(&json()?)),
+        "session" => out.sessions.push(items::session(&json()?).map_err(bad)?),
+        "sessions" => out
+            .session_aggregates
+            .extend(items::session_aggregates(index, &json()?).map_err(bad)?),
+        "check_in" => out.check_ins.push(items::check_in(&json()?).map_err(bad)?),
+        "log" | "otel_log" => out.logs.extend(items::logs(&json()?)),
+        "client_report" => out.outcomes.extend(items::outcomes(&json()?)),
+        "user_report" | "feedback" => out
+            .feedback
+            .push(items::feedback(&json()?, header_event_id)),
+        "attachment" => out.attachments.push(AttachmentRow {
+            event_id: header_event_id.map(str::to_string),
+            item_index: index_i32(index),
+            filename: item.header.filename.clone(),
+            content_type: item.header.content_type.clone(),
+            attachment_type: item.header.attachment_type.clone(),
+            size: i64::try_from(item.payload.len()).unwrap_or(i64::MAX),
+        }),
+        other => out.skipped.push(other.to_string()),
+    }
+    Ok(())
+}
+
+fn push_event(
+    out: &mut Digest,
+    index: usize,
+    event: Value,
+    header_event_id: Option<&str>,
+    content_hash: &[u8; 32],
+) -> Result<(), DigestError> {
+    let mut facts = normalise::normalise_event(&event).map_err(|e| DigestError::Item {
+        index,
+        item_type: "event".into(),
+        reason: e.to_string(),
+    })?;
+    facts.event_id = Some(resolve_event_id(
+        &event,
+        header_event_id,
+        index,
+        content_hash,
+    ));
+    out.events.push(facts);
+    Ok(())
+}
+
+/// The item's own id, else the envelope's, else one made from the archive's hash.
+fn resolve_event_id(
+    item: &Value,
+    header_event_id: Option<&str>,
+    index: usize,
+    content_hash: &[u8; 32],
+) -> String {
+    if let Some(id) = ids::uuid_from_json(item.get("event_id")) {
+        return id;
+    }
+    if let Some(id) = header_event_id {
+        return id.to_string();
+    }
+    let mut hash = *content_hash;
+    // Items after the first get distinct made-up ids from the same archive.
+    hash[0] ^= (index & 0xff) as u8;
+    ids::event_id_from_hash(&hash)
+}
+
+fn transaction_row(tx: &Value, event_id: String) -> Result<TransactionRow, String> {
+    let facts = normalise::normalise_event(tx).map_err(|e| e.to_string())?;
+    let trace = tx.get("contexts").and_then(|c| c.get("trace"));
+    let trace_str = |key: &str| trace.and_then(|t| crate::json::string(t, key, 200));
+    Ok(TransactionRow {
+        event_id,
+        name: facts.transaction,
+        op: trace_str("op"),
+        status: trace_str("status"),
+        trace_id: trace.and_then(|t| ids::uuid_from_json(t.get("trace_id"))),
+        span_id: trace_str("span_id"),
+        start_us: timestamp::parse(tx.get("start_timestamp")),
+        end_us: facts.timestamp,
+        release: facts.release,
+        environment: facts.environment,
+        platform: facts.platform,
+        server_name: facts.server_name,
+        sdk: facts.sdk,
+        tags: facts.tags,
+        user_key: facts.user_key,
+        span_count: tx
+            .get("spans")
+            .and_then(Value::as_array)
+            .map_or(0, |s| i32::try_from(s.len()).unwrap_or(i32::MAX)),
+    })
+}
+
+fn parse_json(index: usize, item_type: &str, payload: &[u8]) -> Result<Value, DigestError> {
+    serde_json::from_slice(payload).map_err(|e| DigestError::Item {
+        index,
+        item_type: item_type.to_string(),
+        reason: format!("not valid JSON: {e}"),
+    })
+}
+
+fn index_i32(index: usize) -> i32 {
+    i32::try_from(index).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests;

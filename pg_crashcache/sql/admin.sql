@@ -1,0 +1,108 @@
+-- Operating the tracker: rebuilding, watching the queue, triaging issues, reading payloads.
+
+-- Rebuilds everything derived from the archive of one project (or all): deletes the derived
+-- rows, re-enqueues every archived payload (also those that failed before) and lets the
+-- workers digest them again. Issues keep their id and status, so triage survives; their
+-- counts restart from zero and fill up again as the workers go. Returns the payloads enqueued.
+CREATE FUNCTION crashcache.ruminate(project_id int DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    only_project int := ruminate.project_id;
+    enqueued bigint;
+BEGIN
+    DELETE FROM crashcache.event e WHERE only_project IS NULL OR e.project_id = only_project;
+    DELETE FROM crashcache.issue_user u USING crashcache.issue i
+    WHERE u.issue_id = i.id AND (only_project IS NULL OR i.project_id = only_project);
+    UPDATE crashcache.issue i
+    SET event_count = 0, user_count = 0, first_seen = NULL, last_seen = NULL
+    WHERE only_project IS NULL OR i.project_id = only_project;
+    DELETE FROM crashcache.transaction t WHERE only_project IS NULL OR t.project_id = only_project;
+    DELETE FROM crashcache.span s WHERE only_project IS NULL OR s.project_id = only_project;
+    DELETE FROM crashcache.session s WHERE only_project IS NULL OR s.project_id = only_project;
+    DELETE FROM crashcache.session_aggregate s WHERE only_project IS NULL OR s.project_id = only_project;
+    DELETE FROM crashcache.check_in c WHERE only_project IS NULL OR c.project_id = only_project;
+    DELETE FROM crashcache.log l WHERE only_project IS NULL OR l.project_id = only_project;
+    DELETE FROM crashcache.attachment t WHERE only_project IS NULL OR t.project_id = only_project;
+    DELETE FROM crashcache.client_outcome o WHERE only_project IS NULL OR o.project_id = only_project;
+    DELETE FROM crashcache.feedback f WHERE only_project IS NULL OR f.project_id = only_project;
+    DELETE FROM crashcache.queue_error e WHERE only_project IS NULL OR e.project_id = only_project;
+
+    INSERT INTO crashcache.queue (archive_id)
+    SELECT a.id FROM crashcache.archive a
+    WHERE only_project IS NULL OR a.project_id = only_project
+    ORDER BY a.id
+    ON CONFLICT (archive_id) DO NOTHING;
+    GET DIAGNOSTICS enqueued = ROW_COUNT;
+    PERFORM crashcache._wake_workers();
+    RETURN enqueued;
+END
+$$;
+
+-- Sends the payloads that failed to digest through the digest again (after an upgrade that
+-- fixes what made them fail). Returns how many were re-enqueued.
+CREATE FUNCTION crashcache.retry_errors(project_id int DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    enqueued bigint;
+BEGIN
+    WITH retried AS (
+        DELETE FROM crashcache.queue_error e
+        WHERE retry_errors.project_id IS NULL OR e.project_id = retry_errors.project_id
+        RETURNING e.archive_id)
+    INSERT INTO crashcache.queue (archive_id) SELECT r.archive_id FROM retried r
+    ON CONFLICT (archive_id) DO NOTHING;
+    GET DIAGNOSTICS enqueued = ROW_COUNT;
+    PERFORM crashcache._wake_workers();
+    RETURN enqueued;
+END
+$$;
+
+-- The tracker's vital signs, cheap enough to poll every second: queue and error counts are
+-- exact (both stay small when digest keeps up); the large tables' sizes are PostgreSQL's
+-- running estimates.
+CREATE FUNCTION crashcache.stats()
+RETURNS TABLE (
+    queued bigint, oldest_queued_age interval, errors bigint,
+    archives_estimate bigint, events_estimate bigint, issues bigint,
+    running_workers bigint, digested_since_start bigint, failed_since_start bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT (SELECT count(*) FROM crashcache.queue),
+           (SELECT now() - min(q.enqueued_at) FROM crashcache.queue q),
+           (SELECT count(*) FROM crashcache.queue_error),
+           pg_stat_get_live_tuples('crashcache.archive'::regclass),
+           pg_stat_get_live_tuples('crashcache.event'::regclass),
+           (SELECT count(*) FROM crashcache.issue WHERE event_count > 0),
+           w.running_workers, w.digested_since_start, w.failed_since_start
+    FROM crashcache._worker_stats() w
+$$;
+
+-- Marks an issue resolved, ignored or unresolved. A resolved issue that gets a new event is
+-- unresolved again by the digest. Returns whether the issue exists.
+CREATE FUNCTION crashcache.set_issue_status(issue_id bigint, status crashcache.issue_status)
+RETURNS boolean LANGUAGE sql VOLATILE AS $$
+    WITH changed AS (
+        UPDATE crashcache.issue i
+        SET status = set_issue_status.status,
+            status_changed_at = CASE WHEN i.status = set_issue_status.status THEN i.status_changed_at ELSE now() END
+        WHERE i.id = set_issue_status.issue_id RETURNING 1)
+    SELECT EXISTS (SELECT FROM changed)
+$$;
+
+-- The payload of an archive as the SDK sent it (decoded).
+CREATE FUNCTION crashcache.archive_payload(archive_id bigint)
+RETURNS bytea LANGUAGE sql STABLE AS $$
+    SELECT crashcache.unpack(a.codec, a.body) FROM crashcache.archive a WHERE a.id = archive_id
+$$;
+
+-- The full JSON of a digested event (exception, stack trace, breadcrumbs, contexts), read
+-- back from the archive.
+CREATE FUNCTION crashcache.event_json(project_id int, event_id uuid)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT convert_from(i.payload, 'UTF8')::jsonb
+    FROM crashcache.event e
+    JOIN crashcache.archive a ON a.id = e.archive_id
+    CROSS JOIN LATERAL crashcache.payload_items(crashcache.unpack(a.codec, a.body), a.kind) i
+    WHERE e.project_id = event_json.project_id AND e.event_id = event_json.event_id
+      AND i.item_type = 'event'
+    LIMIT 1
+$$;

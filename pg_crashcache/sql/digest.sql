@@ -1,0 +1,429 @@
+-- The SQL half of digesting: claiming queued payloads and writing the rows the workers made
+-- of them. The worker calls crashcache._store_digest() once per batch with a JSON array of
+-- {archive_id, error} or {archive_id, events: [...], sessions: [...], ...} (see
+-- crashcache-core's digest module for each row's fields).
+
+-- Microseconds since the epoch, as the digest sends times.
+CREATE FUNCTION crashcache._ts(us bigint)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT 'epoch'::timestamptz + us * interval '1 microsecond'
+$$;
+
+-- When an event happened: the SDK's time, unless missing or more than a minute ahead of
+-- its arrival (a wrong clock), then the arrival time.
+CREATE FUNCTION crashcache._event_time(us bigint, received_at timestamptz)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN us IS NULL OR crashcache._ts(us) > received_at + interval '1 minute'
+                THEN received_at ELSE crashcache._ts(us) END
+$$;
+
+-- Takes up to batch_size payloads off the queue (or only the given one), oldest first,
+-- skipping those another worker holds. The rows stay claimed until the transaction ends.
+CREATE FUNCTION crashcache._claim(batch_size int, only_archive bigint DEFAULT NULL)
+RETURNS TABLE (archive_id bigint, kind text, codec smallint, body bytea, content_hash bytea)
+LANGUAGE sql VOLATILE AS $$
+    WITH claimed AS (
+        DELETE FROM crashcache.queue q
+        WHERE q.archive_id IN (
+            SELECT c.archive_id FROM crashcache.queue c
+            WHERE only_archive IS NULL OR c.archive_id = only_archive
+            ORDER BY c.archive_id
+            LIMIT batch_size
+            FOR UPDATE SKIP LOCKED)
+        RETURNING q.archive_id)
+    SELECT a.id, a.kind, a.codec, a.body, a.content_hash
+    FROM claimed JOIN crashcache.archive a ON a.id = claimed.archive_id
+    ORDER BY a.id
+$$;
+
+-- Moves a payload to the error queue (the archive stays).
+CREATE FUNCTION crashcache._fail_payload(archive_id bigint, reason text)
+RETURNS void LANGUAGE sql VOLATILE AS $$
+    DELETE FROM crashcache.queue q WHERE q.archive_id = _fail_payload.archive_id;
+    INSERT INTO crashcache.queue_error (archive_id, project_id, reason)
+    SELECT a.id, a.project_id, reason FROM crashcache.archive a WHERE a.id = _fail_payload.archive_id
+    ON CONFLICT (archive_id) DO UPDATE SET reason = EXCLUDED.reason, failed_at = now();
+$$;
+
+-- One value of one dimension table.
+CREATE TYPE crashcache._dim_value AS (dim text, name text, version text);
+
+-- Makes sure the given dimension values exist. Rows another worker inserts at the same time
+-- are waited for by ON CONFLICT, and the caller's next statement sees them: race-free.
+CREATE FUNCTION crashcache._ensure_dimensions(dim_values crashcache._dim_value[])
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    d record;
+BEGIN
+    FOR d IN
+        SELECT v.dim, array_agg(v.name) AS names, array_agg(v.version) AS versions
+        FROM (SELECT DISTINCT u.dim, u.name, coalesce(u.version, '') AS version
+              FROM unnest(dim_values) u WHERE u.name IS NOT NULL) v
+        GROUP BY v.dim
+    LOOP
+        IF d.dim !~ '^dim_[a-z_]+$' THEN
+            RAISE EXCEPTION 'not a dimension table: %', d.dim;
+        END IF;
+        EXECUTE format(
+            'INSERT INTO crashcache.%I (name, version)
+             SELECT u.name, u.version FROM unnest($1::text[], $2::text[]) AS u(name, version)
+             WHERE NOT EXISTS (SELECT FROM crashcache.%I d WHERE d.name = u.name AND d.version = u.version)
+             ON CONFLICT (name, version) DO NOTHING', d.dim, d.dim)
+        USING d.names, d.versions;
+    END LOOP;
+END
+$$;
+
+-- ===================================================================== events and issues
+CREATE TYPE crashcache._event_input AS (
+    archive_id bigint, project_id int, received_at timestamptz, event_id uuid, ts timestamptz,
+    level crashcache.level, title text, message text, culprit text,
+    release text, environment text, platform text, server_name text, logger text, txn text,
+    os_name text, os_version text, runtime_name text, runtime_version text,
+    browser_name text, browser_version text, sdk_name text, sdk_version text,
+    device text, exception_type text,
+    tags jsonb, user_data jsonb, user_key text, fingerprint text, grouping_method text
+);
+
+CREATE FUNCTION crashcache._store_events(batch json)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    rows crashcache._event_input[];
+BEGIN
+    rows := ARRAY(
+        SELECT ROW(p.archive_id, a.project_id, a.received_at, e.event_id::uuid,
+                   crashcache._event_time(e.timestamp, a.received_at),
+                   e.level::crashcache.level, e.title, e.message, e.culprit,
+                   e.release, e.environment, e.platform, e.server_name, e.logger, e.transaction,
+                   e.os->>'name', e.os->>'version', e.runtime->>'name', e.runtime->>'version',
+                   e.browser->>'name', e.browser->>'version', e.sdk->>'name', e.sdk->>'version',
+                   e.device_model, e.exception_type,
+                   coalesce(e.tags::jsonb, '{}'), e."user"::jsonb, e.user_key,
+                   e.fingerprint->>'hash', e.fingerprint->>'method')::crashcache._event_input
+        FROM json_to_recordset(batch) AS p(archive_id bigint, events json)
+        JOIN crashcache.archive a ON a.id = p.archive_id
+        CROSS JOIN LATERAL json_to_recordset(p.events) AS e(
+            event_id text, timestamp bigint, level text, platform text, title text, message text,
+            culprit text, release text, environment text, server_name text, logger text,
+            transaction text, os json, runtime json, browser json, sdk json, device_model text,
+            exception_type text, tags json, "user" json, user_key text, fingerprint json)
+        WHERE p.events IS NOT NULL);
+    IF cardinality(rows) = 0 THEN
+        RETURN;
+    END IF;
+
+    PERFORM crashcache._ensure_dimensions(ARRAY(
+        SELECT ROW(x.dim, x.name, x.version)::crashcache._dim_value
+        FROM unnest(rows) r CROSS JOIN LATERAL (VALUES
+            ('dim_release', r.release, ''), ('dim_environment', r.environment, ''),
+            ('dim_platform', r.platform, ''), ('dim_os', r.os_name, r.os_version),
+            ('dim_runtime', r.runtime_name, r.runtime_version),
+            ('dim_browser', r.browser_name, r.browser_version), ('dim_device', r.device, ''),
+            ('dim_sdk', r.sdk_name, r.sdk_version), ('dim_server_name', r.server_name, ''),
+            ('dim_exception_type', r.exception_type, ''), ('dim_transaction', r.txn, ''),
+            ('dim_logger', r.logger, '')) AS x(dim, name, version)
+        WHERE x.name IS NOT NULL));
+
+    -- New issues take the title and culprit of their earliest event in the batch.
+    INSERT INTO crashcache.issue (project_id, fingerprint, grouping_method, title, culprit, level)
+    SELECT DISTINCT ON (r.project_id, r.fingerprint)
+           r.project_id, r.fingerprint, r.grouping_method, r.title, r.culprit, r.level
+    FROM unnest(rows) r
+    WHERE NOT EXISTS (SELECT FROM crashcache.issue i
+                      WHERE i.project_id = r.project_id AND i.fingerprint = r.fingerprint)
+    ORDER BY r.project_id, r.fingerprint, r.ts
+    ON CONFLICT (project_id, fingerprint) DO NOTHING;
+
+    -- Insert the events (an event id seen before is skipped), then count only those inserted
+    -- into their issues. A resolved issue that gets a new event is unresolved again.
+    WITH inserted AS (
+        INSERT INTO crashcache.event (
+            project_id, event_id, issue_id, archive_id, timestamp, received_at, level, title,
+            message, culprit, release_id, environment_id, platform_id, os_id, runtime_id,
+            browser_id, device_id, sdk_id, server_name_id, exception_type_id, transaction_id,
+            logger_id, user_key, user_data, tags)
+        SELECT r.project_id, r.event_id, i.id, r.archive_id, r.ts, r.received_at, r.level,
+               r.title, r.message, r.culprit, d_rel.id, d_env.id, d_plat.id, d_os.id, d_rt.id,
+               d_br.id, d_dev.id, d_sdk.id, d_srv.id, d_exc.id, d_txn.id, d_log.id,
+               r.user_key, r.user_data, r.tags
+        FROM unnest(rows) r
+        JOIN crashcache.issue i ON i.project_id = r.project_id AND i.fingerprint = r.fingerprint
+        LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = r.release AND d_rel.version = ''
+        LEFT JOIN crashcache.dim_environment d_env ON d_env.name = r.environment AND d_env.version = ''
+        LEFT JOIN crashcache.dim_platform d_plat ON d_plat.name = r.platform AND d_plat.version = ''
+        LEFT JOIN crashcache.dim_os d_os ON d_os.name = r.os_name AND d_os.version = coalesce(r.os_version, '')
+        LEFT JOIN crashcache.dim_runtime d_rt ON d_rt.name = r.runtime_name AND d_rt.version = coalesce(r.runtime_version, '')
+        LEFT JOIN crashcache.dim_browser d_br ON d_br.name = r.browser_name AND d_br.version = coalesce(r.browser_version, '')
+        LEFT JOIN crashcache.dim_device d_dev ON d_dev.name = r.device AND d_dev.version = ''
+        LEFT JOIN crashcache.dim_sdk d_sdk ON d_sdk.name = r.sdk_name AND d_sdk.version = coalesce(r.sdk_version, '')
+        LEFT JOIN crashcache.dim_server_name d_srv ON d_srv.name = r.server_name AND d_srv.version = ''
+        LEFT JOIN crashcache.dim_exception_type d_exc ON d_exc.name = r.exception_type AND d_exc.version = ''
+        LEFT JOIN crashcache.dim_transaction d_txn ON d_txn.name = r.txn AND d_txn.version = ''
+        LEFT JOIN crashcache.dim_logger d_log ON d_log.name = r.logger AND d_log.version = ''
+        ON CONFLICT (project_id, event_id) DO NOTHING
+        RETURNING issue_id, timestamp, level, user_key
+    ), new_users AS (
+        INSERT INTO crashcache.issue_user (issue_id, user_key)
+        SELECT DISTINCT n.issue_id, n.user_key FROM inserted n WHERE n.user_key IS NOT NULL
+        ON CONFLICT DO NOTHING
+        RETURNING issue_id
+    ), per_issue AS (
+        SELECT n.issue_id, count(*) AS events, min(n.timestamp) AS first_seen,
+               max(n.timestamp) AS last_seen,
+               (array_agg(n.level ORDER BY n.timestamp DESC))[1] AS latest_level,
+               (SELECT count(*) FROM new_users u WHERE u.issue_id = n.issue_id) AS users
+        FROM inserted n GROUP BY n.issue_id
+    )
+    UPDATE crashcache.issue i
+    SET event_count = i.event_count + c.events,
+        user_count = i.user_count + c.users,
+        first_seen = least(i.first_seen, c.first_seen),
+        last_seen = greatest(i.last_seen, c.last_seen),
+        level = CASE WHEN i.last_seen IS NULL OR c.last_seen >= i.last_seen THEN c.latest_level ELSE i.level END,
+        status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
+        status_changed_at = CASE WHEN i.status = 'resolved' THEN now() ELSE i.status_changed_at END
+    FROM per_issue c
+    WHERE i.id = c.issue_id;
+END
+$$;
+
+-- ===================================================================== transactions and spans
+CREATE FUNCTION crashcache._store_transactions(batch json)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM crashcache._ensure_dimensions(ARRAY(
+        SELECT ROW(x.dim, x.name, x.version)::crashcache._dim_value
+        FROM json_to_recordset(batch) AS p(transactions json)
+        CROSS JOIN LATERAL json_to_recordset(p.transactions) AS t(name text, release text,
+            environment text, platform text, server_name text, sdk json)
+        CROSS JOIN LATERAL (VALUES
+            ('dim_transaction', t.name, ''), ('dim_release', t.release, ''),
+            ('dim_environment', t.environment, ''), ('dim_platform', t.platform, ''),
+            ('dim_server_name', t.server_name, ''),
+            ('dim_sdk', t.sdk->>'name', coalesce(t.sdk->>'version', '')))
+            AS x(dim, name, version)
+        WHERE p.transactions IS NOT NULL AND x.name IS NOT NULL));
+
+    INSERT INTO crashcache.transaction (
+        project_id, event_id, archive_id, transaction_id, op, status, trace_id, span_id,
+        start_time, end_time, duration_ms, release_id, environment_id, platform_id, sdk_id,
+        server_name_id, user_key, tags, span_count)
+    SELECT a.project_id, t.event_id::uuid, a.id, d_txn.id, t.op, t.status, t.trace_id::uuid,
+           t.span_id, crashcache._ts(t.start_us), crashcache._event_time(t.end_us, a.received_at),
+           (t.end_us - t.start_us) / 1000.0, d_rel.id, d_env.id, d_plat.id, d_sdk.id, d_srv.id,
+           t.user_key, coalesce(t.tags::jsonb, '{}'), t.span_count
+    FROM json_to_recordset(batch) AS p(archive_id bigint, transactions json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.transactions) AS t(event_id text, name text, op text,
+        status text, trace_id text, span_id text, start_us bigint, end_us bigint, release text,
+        environment text, platform text, server_name text, sdk json, tags json, user_key text,
+        span_count int)
+    LEFT JOIN crashcache.dim_transaction d_txn ON d_txn.name = t.name AND d_txn.version = ''
+    LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = t.release AND d_rel.version = ''
+    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = t.environment AND d_env.version = ''
+    LEFT JOIN crashcache.dim_platform d_plat ON d_plat.name = t.platform AND d_plat.version = ''
+    LEFT JOIN crashcache.dim_server_name d_srv ON d_srv.name = t.server_name AND d_srv.version = ''
+    LEFT JOIN crashcache.dim_sdk d_sdk ON d_sdk.name = t.sdk->>'name' AND d_sdk.version = coalesce(t.sdk->>'version', '')
+    WHERE p.transactions IS NOT NULL
+    ON CONFLICT (project_id, event_id) DO NOTHING;
+
+    INSERT INTO crashcache.span (
+        project_id, archive_id, trace_id, span_id, parent_span_id, transaction_event_id, op,
+        description, status, start_time, end_time, duration_ms)
+    SELECT a.project_id, a.id, s.trace_id::uuid, s.span_id, s.parent_span_id,
+           s.transaction_event_id::uuid, s.op, s.description, s.status,
+           crashcache._ts(s.start_us), crashcache._ts(s.end_us), (s.end_us - s.start_us) / 1000.0
+    FROM json_to_recordset(batch) AS p(archive_id bigint, spans json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.spans) AS s(trace_id text, span_id text,
+        parent_span_id text, transaction_event_id text, op text, description text, status text,
+        start_us bigint, end_us bigint)
+    WHERE p.spans IS NOT NULL;
+END
+$$;
+
+-- ===================================================================== release health
+CREATE FUNCTION crashcache._store_sessions(batch json)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM crashcache._ensure_dimensions(ARRAY(
+        SELECT ROW(x.dim, x.name, '')::crashcache._dim_value
+        FROM (SELECT s.release, s.environment
+              FROM json_to_recordset(batch) AS p(sessions json)
+              CROSS JOIN LATERAL json_to_recordset(p.sessions) AS s(release text, environment text)
+              WHERE p.sessions IS NOT NULL
+              UNION ALL
+              SELECT s.release, s.environment
+              FROM json_to_recordset(batch) AS p(session_aggregates json)
+              CROSS JOIN LATERAL json_to_recordset(p.session_aggregates) AS s(release text, environment text)
+              WHERE p.session_aggregates IS NOT NULL) s
+        CROSS JOIN LATERAL (VALUES ('dim_release', s.release), ('dim_environment', s.environment)) AS x(dim, name)
+        WHERE x.name IS NOT NULL));
+
+    -- Of several updates of one session, the highest seq (then the latest) wins, and a session
+    -- that has ended (exited, crashed, abnormal) keeps its final state.
+    INSERT INTO crashcache.session AS cur (
+        project_id, sid, archive_id, did, seq, started, updated_at, duration, status, errors,
+        release_id, environment_id, ip_address, user_agent)
+    SELECT DISTINCT ON (a.project_id, s.sid)
+           a.project_id, s.sid, a.id, s.did, s.seq,
+           coalesce(crashcache._ts(s.started_us), crashcache._ts(s.timestamp_us), a.received_at),
+           coalesce(crashcache._ts(s.timestamp_us), a.received_at), s.duration, s.status, s.errors,
+           d_rel.id, d_env.id, s.ip_address, s.user_agent
+    FROM json_to_recordset(batch) AS p(archive_id bigint, sessions json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.sessions) AS s(sid text, did text, seq bigint,
+        started_us bigint, timestamp_us bigint, duration float8, status text, errors bigint,
+        release text, environment text, ip_address text, user_agent text)
+    JOIN crashcache.dim_release d_rel ON d_rel.name = s.release AND d_rel.version = ''
+    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = s.environment AND d_env.version = ''
+    WHERE p.sessions IS NOT NULL
+    ORDER BY a.project_id, s.sid, s.seq DESC, coalesce(s.timestamp_us, 0) DESC
+    ON CONFLICT (project_id, sid) DO UPDATE
+    SET archive_id = EXCLUDED.archive_id, did = coalesce(EXCLUDED.did, cur.did),
+        seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at,
+        duration = coalesce(EXCLUDED.duration, cur.duration), status = EXCLUDED.status,
+        errors = greatest(cur.errors, EXCLUDED.errors),
+        ip_address = coalesce(EXCLUDED.ip_address, cur.ip_address),
+        user_agent = coalesce(EXCLUDED.user_agent, cur.user_agent)
+    WHERE cur.status NOT IN ('exited', 'crashed', 'abnormal')
+      AND (EXCLUDED.seq, EXCLUDED.updated_at) >= (cur.seq, cur.updated_at);
+
+    INSERT INTO crashcache.session_aggregate (
+        archive_id, item_index, bucket_index, project_id, started, did, release_id,
+        environment_id, exited, errored, abnormal, crashed)
+    SELECT a.id, s.item_index, s.bucket_index, a.project_id,
+           coalesce(crashcache._ts(s.started_us), a.received_at), s.did, d_rel.id, d_env.id,
+           s.exited, s.errored, s.abnormal, s.crashed
+    FROM json_to_recordset(batch) AS p(archive_id bigint, session_aggregates json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.session_aggregates) AS s(item_index int,
+        bucket_index int, started_us bigint, did text, exited bigint, errored bigint,
+        abnormal bigint, crashed bigint, release text, environment text)
+    JOIN crashcache.dim_release d_rel ON d_rel.name = s.release AND d_rel.version = ''
+    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = s.environment AND d_env.version = ''
+    WHERE p.session_aggregates IS NOT NULL
+    ON CONFLICT DO NOTHING;
+END
+$$;
+
+-- ===================================================================== crons
+CREATE FUNCTION crashcache._store_check_ins(batch json)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM crashcache._ensure_dimensions(ARRAY(
+        SELECT ROW(x.dim, x.name, '')::crashcache._dim_value
+        FROM json_to_recordset(batch) AS p(check_ins json)
+        CROSS JOIN LATERAL json_to_recordset(p.check_ins) AS c(release text, environment text)
+        CROSS JOIN LATERAL (VALUES ('dim_release', c.release), ('dim_environment', c.environment)) AS x(dim, name)
+        WHERE p.check_ins IS NOT NULL AND x.name IS NOT NULL));
+
+    -- A check-in that carries monitor_config (upsert) updates the monitor's schedule.
+    INSERT INTO crashcache.monitor AS m (project_id, slug, config)
+    SELECT DISTINCT ON (a.project_id, c.monitor_slug) a.project_id, c.monitor_slug, c.monitor_config::jsonb
+    FROM json_to_recordset(batch) AS p(archive_id bigint, check_ins json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.check_ins) AS c(monitor_slug text, monitor_config json)
+    WHERE p.check_ins IS NOT NULL
+    ORDER BY a.project_id, c.monitor_slug, (c.monitor_config IS NULL), a.id DESC
+    ON CONFLICT (project_id, slug) DO UPDATE SET config = EXCLUDED.config
+    WHERE EXCLUDED.config IS NOT NULL AND EXCLUDED.config IS DISTINCT FROM m.config;
+
+    INSERT INTO crashcache.check_in AS cur (
+        project_id, check_in_id, monitor_id, archive_id, status, duration, release_id,
+        environment_id, timestamp)
+    SELECT DISTINCT ON (a.project_id, c.check_in_id)
+           a.project_id, c.check_in_id::uuid, m.id, a.id, c.status, c.duration, d_rel.id, d_env.id,
+           crashcache._event_time(c.timestamp_us, a.received_at)
+    FROM json_to_recordset(batch) AS p(archive_id bigint, check_ins json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.check_ins) AS c(check_in_id text, monitor_slug text,
+        status text, duration float8, release text, environment text, timestamp_us bigint)
+    JOIN crashcache.monitor m ON m.project_id = a.project_id AND m.slug = c.monitor_slug
+    LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = c.release AND d_rel.version = ''
+    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = c.environment AND d_env.version = ''
+    WHERE p.check_ins IS NOT NULL
+    ORDER BY a.project_id, c.check_in_id, a.id DESC
+    ON CONFLICT (project_id, check_in_id) DO UPDATE
+    SET archive_id = EXCLUDED.archive_id, status = EXCLUDED.status,
+        duration = coalesce(EXCLUDED.duration, cur.duration), timestamp = EXCLUDED.timestamp
+    WHERE EXCLUDED.archive_id > cur.archive_id;
+END
+$$;
+
+-- ===================================================================== logs, attachments, reports, feedback
+CREATE FUNCTION crashcache._store_records(batch json)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM crashcache._ensure_dimensions(ARRAY(
+        SELECT ROW(x.dim, x.name, '')::crashcache._dim_value
+        FROM json_to_recordset(batch) AS p(logs json)
+        CROSS JOIN LATERAL json_to_recordset(p.logs) AS l(release text, environment text)
+        CROSS JOIN LATERAL (VALUES ('dim_release', l.release), ('dim_environment', l.environment)) AS x(dim, name)
+        WHERE p.logs IS NOT NULL AND x.name IS NOT NULL));
+
+    INSERT INTO crashcache.log (project_id, archive_id, timestamp, level, severity_number, body,
+                                trace_id, release_id, environment_id, attributes)
+    SELECT a.project_id, a.id, crashcache._event_time(l.timestamp_us, a.received_at), l.level,
+           l.severity_number, l.body, l.trace_id::uuid, d_rel.id, d_env.id, l.attributes::jsonb
+    FROM json_to_recordset(batch) AS p(archive_id bigint, logs json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.logs) AS l(timestamp_us bigint, level text,
+        severity_number int, body text, trace_id text, release text, environment text,
+        attributes json)
+    LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = l.release AND d_rel.version = ''
+    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = l.environment AND d_env.version = ''
+    WHERE p.logs IS NOT NULL;
+
+    INSERT INTO crashcache.attachment (project_id, archive_id, item_index, event_id, filename,
+                                       content_type, attachment_type, size)
+    SELECT a.project_id, a.id, t.item_index, t.event_id::uuid, t.filename, t.content_type,
+           t.attachment_type, t.size
+    FROM json_to_recordset(batch) AS p(archive_id bigint, attachments json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.attachments) AS t(item_index int, event_id text,
+        filename text, content_type text, attachment_type text, size bigint)
+    WHERE p.attachments IS NOT NULL
+    ON CONFLICT (archive_id, item_index) DO NOTHING;
+
+    INSERT INTO crashcache.client_outcome (project_id, archive_id, timestamp, outcome, reason,
+                                           category, quantity)
+    SELECT a.project_id, a.id, crashcache._event_time(o.timestamp_us, a.received_at), o.outcome,
+           o.reason, o.category, o.quantity
+    FROM json_to_recordset(batch) AS p(archive_id bigint, outcomes json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.outcomes) AS o(timestamp_us bigint, outcome text,
+        reason text, category text, quantity bigint)
+    WHERE p.outcomes IS NOT NULL;
+
+    INSERT INTO crashcache.feedback (project_id, archive_id, event_id, name, email, message, timestamp)
+    SELECT a.project_id, a.id, f.event_id::uuid, f.name, f.email, f.message,
+           crashcache._event_time(f.timestamp_us, a.received_at)
+    FROM json_to_recordset(batch) AS p(archive_id bigint, feedback json)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    CROSS JOIN LATERAL json_to_recordset(p.feedback) AS f(event_id text, name text, email text,
+        message text, timestamp_us bigint)
+    WHERE p.feedback IS NOT NULL;
+END
+$$;
+
+-- ===================================================================== one batch
+-- Writes everything one digest batch produced.
+CREATE FUNCTION crashcache._store_digest(batch json)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO crashcache.queue_error (archive_id, project_id, reason)
+    SELECT a.id, a.project_id, p.error
+    FROM json_to_recordset(batch) AS p(archive_id bigint, error text)
+    JOIN crashcache.archive a ON a.id = p.archive_id
+    WHERE p.error IS NOT NULL
+    ON CONFLICT (archive_id) DO UPDATE SET reason = EXCLUDED.reason, failed_at = now();
+
+    PERFORM crashcache._store_transactions(batch);
+    PERFORM crashcache._store_sessions(batch);
+    PERFORM crashcache._store_check_ins(batch);
+    PERFORM crashcache._store_records(batch);
+    -- Last: it locks the issues it counts into until the batch commits.
+    PERFORM crashcache._store_events(batch);
+END
+$$;

@@ -1,0 +1,185 @@
+//! The SQL functions written in Rust: each converts its arguments and calls the pure core.
+
+use crashcache_core::{archive, digest, envelope, fingerprint, ingest, normalise, payload};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use crate::{guc, wake};
+
+fn payload_kind(kind: &str) -> payload::PayloadKind {
+    payload::PayloadKind::from_name(kind)
+        .unwrap_or_else(|| error!("unknown payload kind {kind:?}: expected 'envelope' or 'store'"))
+}
+
+fn limit(arg: Option<i32>, setting: &pgrx::guc::GucSetting<i32>) -> usize {
+    arg.and_then(|v| usize::try_from(v).ok())
+        .unwrap_or_else(|| guc::bytes(setting))
+}
+
+/// Decodes, checks, hashes and packs a request body for `crashcache.ingest`. Either the error
+/// columns or the payload columns are set.
+#[allow(clippy::type_complexity)]
+#[pg_extern(name = "_prepare_payload", immutable, parallel_safe)]
+fn prepare_payload(
+    body: &[u8],
+    content_encoding: Option<&str>,
+    kind: &str,
+    max_compressed_bytes: Option<i32>,
+    max_decompressed_bytes: Option<i32>,
+) -> TableIterator<
+    'static,
+    (
+        name!(error_code, Option<String>),
+        name!(http_status, i32),
+        name!(detail, Option<String>),
+        name!(content_hash, Option<Vec<u8>>),
+        name!(codec, Option<i16>),
+        name!(stored, Option<Vec<u8>>),
+        name!(raw_size, Option<i32>),
+        name!(event_id, Option<String>),
+    ),
+> {
+    let limits = ingest::Limits {
+        max_compressed_bytes: limit(max_compressed_bytes, &guc::MAX_COMPRESSED_BYTES),
+        max_decompressed_bytes: limit(max_decompressed_bytes, &guc::MAX_DECOMPRESSED_BYTES),
+        items: payload::ItemLimits {
+            max_event_bytes: guc::bytes(&guc::MAX_EVENT_BYTES),
+            max_sessions: guc::bytes(&guc::MAX_SESSIONS),
+        },
+    };
+    let row = match ingest::prepare(body, content_encoding, payload_kind(kind), limits) {
+        Ok(p) => (
+            None,
+            200,
+            None,
+            Some(p.content_hash.to_vec()),
+            Some(p.codec),
+            Some(p.stored),
+            Some(i32::try_from(p.raw_size).unwrap_or(i32::MAX)),
+            p.event_id,
+        ),
+        Err(e) => (
+            Some(e.code().to_string()),
+            e.http_status(),
+            Some(e.to_string()),
+            None,
+            None,
+            None,
+            None,
+            None,
+        ),
+    };
+    TableIterator::once(row)
+}
+
+/// Wakes the digest workers when the current transaction commits.
+#[pg_extern(name = "_wake_workers", volatile, parallel_unsafe)]
+fn wake_workers() {
+    wake::wake_on_commit();
+}
+
+/// Figures the digest workers keep in shared memory since the server started.
+#[pg_extern(name = "_worker_stats", volatile, parallel_safe)]
+fn worker_stats() -> TableIterator<
+    'static,
+    (
+        name!(running_workers, i64),
+        name!(digested_since_start, i64),
+        name!(failed_since_start, i64),
+    ),
+> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (digested, failed) = wake::board().map_or((0, 0), |b| {
+        (b.digested.load(Relaxed), b.failed.load(Relaxed))
+    });
+    TableIterator::once((
+        wake::running_workers(),
+        i64::try_from(digested).unwrap_or(i64::MAX),
+        i64::try_from(failed).unwrap_or(i64::MAX),
+    ))
+}
+
+/// Sentry's default grouping key of an event: 32 hex digits.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn fingerprint(event: JsonB) -> String {
+    fingerprint::fingerprint(&event.0).hash
+}
+
+/// How an event is grouped: `{"hash", "method", "components"}`.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn grouping(event: JsonB) -> JsonB {
+    JsonB(to_json(&fingerprint::fingerprint(&event.0)))
+}
+
+/// What the digest stores of an event: dimensions, title, culprit, tags, user, fingerprint.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn normalise_event(event: JsonB) -> JsonB {
+    match normalise::normalise_event(&event.0) {
+        Ok(facts) => JsonB(to_json(&facts)),
+        Err(e) => error!("cannot normalise event: {e}"),
+    }
+}
+
+/// Every row a decoded payload would produce, by table, without storing anything.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn digest_payload(payload: &[u8], kind: default!(&str, "'envelope'")) -> JsonB {
+    let hash = archive::content_hash(payload);
+    match digest::digest(payload_kind(kind), payload, &hash) {
+        Ok(rows) => JsonB(to_json(&rows)),
+        Err(e) => error!("cannot digest payload: {e}"),
+    }
+}
+
+/// An archived payload restored to the bytes the SDK sent (after content decoding).
+#[pg_extern(immutable, strict, parallel_safe)]
+fn unpack(codec: i16, stored: &[u8]) -> Vec<u8> {
+    match archive::unpack(codec, stored, guc::bytes(&guc::MAX_DECOMPRESSED_BYTES)) {
+        Ok(bytes) => bytes,
+        Err(e) => error!("{e}"),
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_else(|e| error!("cannot serialise result: {e}"))
+}
+
+/// The items of a decoded payload: type, header and bytes. A store payload is one `event`.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn payload_items(
+    payload: &[u8],
+    kind: default!(&str, "'envelope'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(item_index, i32),
+        name!(item_type, String),
+        name!(headers, JsonB),
+        name!(payload, Vec<u8>),
+    ),
+> {
+    let rows: Vec<_> = match payload_kind(kind) {
+        payload::PayloadKind::Store => vec![(
+            0,
+            "event".to_string(),
+            JsonB(serde_json::json!({"type": "event"})),
+            payload.to_vec(),
+        )],
+        payload::PayloadKind::Envelope => {
+            let env =
+                envelope::parse(payload).unwrap_or_else(|e| error!("malformed envelope: {e}"));
+            env.items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    (
+                        i32::try_from(i).unwrap_or(i32::MAX),
+                        item.header.item_type.clone(),
+                        JsonB(to_json(&item.header)),
+                        item.payload.to_vec(),
+                    )
+                })
+                .collect()
+        }
+    };
+    TableIterator::new(rows)
+}

@@ -1,0 +1,125 @@
+//! One digest batch: claim queued payloads, digest each with the pure core, and hand all rows
+//! to `crashcache._store_digest` in one statement. Runs inside the caller's transaction and
+//! never sleeps.
+
+use crashcache_core::digest::{self, Digest};
+use crashcache_core::{archive, payload::PayloadKind};
+use pgrx::prelude::*;
+use pgrx::spi::{self, SpiClient};
+use serde::Serialize;
+
+use crate::guc;
+
+/// What a batch did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BatchOutcome {
+    /// Payloads taken off the queue.
+    pub claimed: usize,
+    /// Of those, payloads moved to the error queue.
+    pub failed: usize,
+}
+
+/// One payload's result, as `_store_digest` reads it.
+#[derive(Serialize)]
+struct DigestedPayload {
+    archive_id: i64,
+    /// Why the payload could not be digested; it then goes to `crashcache.queue_error`.
+    error: Option<String>,
+    #[serde(flatten)]
+    rows: Option<Digest>,
+}
+
+struct Claimed {
+    archive_id: i64,
+    kind: String,
+    codec: i16,
+    body: Vec<u8>,
+    content_hash: Vec<u8>,
+}
+
+/// Claims up to `limit` payloads and stores what they digest to.
+pub fn run(limit: i32, only: Option<i64>) -> Result<BatchOutcome, spi::Error> {
+    Spi::connect_mut(|client| {
+        let claimed = claim(client, limit, only)?;
+        if claimed.is_empty() {
+            return Ok(BatchOutcome::default());
+        }
+        let results: Vec<DigestedPayload> = claimed.iter().map(digest_one).collect();
+        let outcome = BatchOutcome {
+            claimed: results.len(),
+            failed: results.iter().filter(|r| r.error.is_some()).count(),
+        };
+        let doc = serde_json::to_string(&results)
+            .unwrap_or_else(|e| error!("cannot serialise digest batch: {e}"));
+        client.update(
+            "SELECT crashcache._store_digest($1::json)",
+            None,
+            &[doc.into()],
+        )?;
+        Ok(outcome)
+    })
+}
+
+fn claim(
+    client: &mut SpiClient<'_>,
+    limit: i32,
+    only: Option<i64>,
+) -> Result<Vec<Claimed>, spi::Error> {
+    let rows = client.update(
+        "SELECT archive_id, kind, codec, body, content_hash FROM crashcache._claim($1, $2)",
+        None,
+        &[limit.into(), only.into()],
+    )?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        claimed.push(Claimed {
+            archive_id: row.get::<i64>(1)?.unwrap_or_default(),
+            kind: row.get::<String>(2)?.unwrap_or_default(),
+            codec: row.get::<i16>(3)?.unwrap_or_default(),
+            body: row.get::<Vec<u8>>(4)?.unwrap_or_default(),
+            content_hash: row.get::<Vec<u8>>(5)?.unwrap_or_default(),
+        });
+    }
+    Ok(claimed)
+}
+
+fn digest_one(payload: &Claimed) -> DigestedPayload {
+    let result = (|| {
+        let kind = PayloadKind::from_name(&payload.kind)
+            .ok_or_else(|| format!("unknown payload kind {:?}", payload.kind))?;
+        let hash: [u8; 32] = payload
+            .content_hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| "archive has no valid content hash".to_string())?;
+        let limit = guc::bytes(&guc::MAX_DECOMPRESSED_BYTES);
+        let decoded =
+            archive::unpack(payload.codec, &payload.body, limit).map_err(|e| e.to_string())?;
+        digest::digest(kind, &decoded, &hash).map_err(|e| e.to_string())
+    })();
+    match result {
+        Ok(rows) => DigestedPayload {
+            archive_id: payload.archive_id,
+            error: None,
+            rows: Some(rows),
+        },
+        Err(reason) => DigestedPayload {
+            archive_id: payload.archive_id,
+            error: Some(reason),
+            rows: None,
+        },
+    }
+}
+
+/// Moves one payload to the error queue, for a payload whose rows the database refused.
+pub fn fail(archive_id: i64, reason: &str) -> Result<(), spi::Error> {
+    Spi::run_with_args(
+        "SELECT crashcache._fail_payload($1, $2)",
+        &[archive_id.into(), reason.into()],
+    )
+}
+
+/// The oldest queued payload, for retrying a failed batch one payload at a time.
+pub fn oldest_queued() -> Result<Option<i64>, spi::Error> {
+    Spi::get_one("SELECT archive_id FROM crashcache.queue ORDER BY archive_id LIMIT 1")
+}

@@ -1,0 +1,4 @@
+//! Digesting the queue: background workers ([`worker`]) that run batches ([`batch`]).
+
+pub mod batch;
+pub mod worker;

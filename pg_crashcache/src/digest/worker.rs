@@ -1,0 +1,183 @@
+//! The digest workers' lifecycle: registration, the latch loop, signals, and the transactions
+//! each batch runs in. What a batch does is in [`super::batch`].
+//!
+//! A batch is atomic. If the database refuses a batch's rows, the worker rolls it back and
+//! retries the next payloads one at a time, so the one at fault ends in `crashcache.queue_error`
+//! and the others are digested.
+
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::pg_sys;
+use pgrx::pg_sys::panic::CaughtError;
+use pgrx::prelude::*;
+use pgrx::spi;
+
+use super::batch::{self, BatchOutcome};
+use crate::{guc, wake};
+
+/// How long to wait for `CREATE EXTENSION` before looking again.
+const NOT_INSTALLED_WAIT: Duration = Duration::from_secs(1);
+/// Back-off after a batch failed for a reason outside any payload (for example a lock timeout).
+const FAILURE_WAIT: Duration = Duration::from_secs(1);
+
+pub fn register_all() {
+    for index in 0..guc::WORKERS.get() {
+        BackgroundWorkerBuilder::new(&format!("pg_crashcache digest worker {index}"))
+            .set_type("pg_crashcache digest")
+            .set_library("pg_crashcache")
+            .set_function("crashcache_digest_worker_main")
+            .set_argument(Some(pg_sys::Datum::from(index)))
+            .enable_spi_access()
+            // The database may not exist yet at server start: retry instead of giving up.
+            .set_restart_time(Some(Duration::from_secs(2)))
+            .load();
+    }
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn crashcache_digest_worker_main(arg: pg_sys::Datum) {
+    let index = arg.value();
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let database = guc::string(&guc::DATABASE);
+    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    wake::register_worker(index);
+    log!("pg_crashcache digest worker {index} started in database {database:?}");
+
+    let mut worker = Worker::default();
+    loop {
+        if BackgroundWorker::sighup_received() {
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        let wait = worker.step();
+        if !BackgroundWorker::wait_latch(Some(wait)) {
+            break;
+        }
+    }
+    wake::unregister_worker(index);
+}
+
+#[derive(Default)]
+struct Worker {
+    installed: bool,
+    /// Payloads still to digest one at a time after a batch failed.
+    retry_singly: usize,
+}
+
+impl Worker {
+    /// Does one unit of work and says how long to wait (at most) before the next.
+    fn step(&mut self) -> Duration {
+        if !self.installed {
+            self.installed = in_transaction(extension_installed).unwrap_or(false);
+            if !self.installed {
+                return NOT_INSTALLED_WAIT;
+            }
+        }
+        let batch_size = guc::BATCH_SIZE.get();
+        let result = if self.retry_singly > 0 {
+            self.retry_singly -= 1;
+            self.digest_one_alone()
+        } else {
+            match in_transaction(|| batch::run(batch_size, None)) {
+                Ok(outcome) => Ok(outcome),
+                Err(reason) => {
+                    log!("pg_crashcache: digest batch rolled back, retrying its payloads one by one: {reason}");
+                    self.retry_singly = usize::try_from(batch_size).unwrap_or(1);
+                    return Duration::ZERO;
+                }
+            }
+        };
+        match result {
+            Ok(outcome) => {
+                count(outcome);
+                if outcome.claimed > 0
+                    && (self.retry_singly > 0 || outcome.claimed >= batch_size as usize)
+                {
+                    Duration::ZERO
+                } else {
+                    Duration::from_millis(guc::IDLE_WAIT_MS.get().max(10) as u64)
+                }
+            }
+            Err(reason) => {
+                warning!("pg_crashcache digest worker: {reason}");
+                // The extension may have been dropped; look again before the next batch.
+                self.installed = false;
+                FAILURE_WAIT
+            }
+        }
+    }
+
+    /// Digests the oldest queued payload on its own; if the database refuses its rows, it goes
+    /// to the error queue with the database's reason.
+    fn digest_one_alone(&mut self) -> Result<BatchOutcome, String> {
+        let Some(archive_id) = in_transaction(batch::oldest_queued)? else {
+            self.retry_singly = 0;
+            return Ok(BatchOutcome::default());
+        };
+        match in_transaction(|| batch::run(1, Some(archive_id))) {
+            Ok(outcome) => Ok(outcome),
+            Err(reason) => {
+                in_transaction(|| batch::fail(archive_id, &reason))?;
+                Ok(BatchOutcome {
+                    claimed: 1,
+                    failed: 1,
+                })
+            }
+        }
+    }
+}
+
+fn count(outcome: BatchOutcome) {
+    if let Some(board) = wake::board() {
+        board.digested.fetch_add(outcome.claimed as u64, Relaxed);
+        board.failed.fetch_add(outcome.failed as u64, Relaxed);
+    }
+}
+
+fn extension_installed() -> Result<bool, spi::Error> {
+    Ok(
+        Spi::get_one::<bool>("SELECT to_regclass('crashcache.queue') IS NOT NULL")?
+            .unwrap_or(false),
+    )
+}
+
+/// Runs `body` in a transaction of its own: commits if it returns `Ok`, rolls back and returns
+/// the error's message if it returns `Err` or raises an ERROR.
+fn in_transaction<R>(
+    body: impl FnOnce() -> Result<R, spi::Error> + UnwindSafe + RefUnwindSafe,
+) -> Result<R, String> {
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    let mut body = Some(body);
+    PgTryBuilder::new(move || match body.take().map(|f| f()) {
+        Some(Ok(value)) => {
+            unsafe {
+                pg_sys::PopActiveSnapshot();
+                pg_sys::CommitTransactionCommand();
+            }
+            Ok(value)
+        }
+        Some(Err(e)) => {
+            unsafe { pg_sys::AbortCurrentTransaction() };
+            Err(e.to_string())
+        }
+        None => Err("transaction body ran twice".to_string()),
+    })
+    .catch_others(|caught| {
+        unsafe { pg_sys::AbortCurrentTransaction() };
+        Err(match caught {
+            CaughtError::PostgresError(report)
+            | CaughtError::ErrorReport(report)
+            | CaughtError::RustPanic {
+                ereport: report, ..
+            } => report.message().to_string(),
+        })
+    })
+    .execute()
+}

@@ -1,0 +1,131 @@
+//! Every `crashcache.*` setting. Nothing else in the extension reads configuration.
+
+use std::ffi::CString;
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+/// Database the digest workers connect to.
+pub static DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"postgres"));
+/// Number of digest workers.
+pub static WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+/// Queued payloads one worker digests in one transaction.
+pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(500);
+/// How long an idle worker sleeps when nobody wakes it, in milliseconds.
+pub static IDLE_WAIT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
+/// Largest request body accepted, as sent (compressed).
+pub static MAX_COMPRESSED_BYTES: GucSetting<i32> = GucSetting::<i32>::new(20 << 20);
+/// Largest request body accepted after decompression.
+pub static MAX_DECOMPRESSED_BYTES: GucSetting<i32> = GucSetting::<i32>::new(200 << 20);
+/// Largest single event (or transaction) after decompression.
+pub static MAX_EVENT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
+/// Most session updates in one envelope.
+pub static MAX_SESSIONS: GucSetting<i32> = GucSetting::<i32>::new(100);
+/// Base URL SDKs reach the ingest proxy at, used to print DSNs.
+pub static PUBLIC_URL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"http://127.0.0.1:3000"));
+
+/// The most workers `crashcache.workers` allows; shared memory has a wake-up slot for each.
+pub const MAX_WORKERS: i32 = 32;
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"crashcache.database",
+        c"Database the digest workers connect to.",
+        c"The database where CREATE EXTENSION pg_crashcache was run.",
+        &DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.workers",
+        c"Number of digest background workers.",
+        c"Each worker digests queued payloads in batches; more than the number of cores rarely helps.",
+        &WORKERS,
+        0,
+        MAX_WORKERS,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.batch_size",
+        c"Queued payloads a worker digests in one transaction.",
+        c"Larger batches digest faster; a failing batch is retried one payload at a time.",
+        &BATCH_SIZE,
+        1,
+        100_000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.idle_wait",
+        c"How long an idle digest worker sleeps when nobody wakes it.",
+        c"Ingest wakes the workers on commit, so this only bounds the delay for work enqueued by other means.",
+        &IDLE_WAIT_MS,
+        10,
+        3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.max_compressed_bytes",
+        c"Largest request body accepted by ingest, as sent.",
+        c"Bodies over this size are refused with too_large (HTTP 413).",
+        &MAX_COMPRESSED_BYTES,
+        1024,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.max_decompressed_bytes",
+        c"Largest request body accepted by ingest after decompression.",
+        c"Decompression stops at this size, so a compressed bomb costs no more than this.",
+        &MAX_DECOMPRESSED_BYTES,
+        1024,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.max_event_bytes",
+        c"Largest event, transaction or feedback item after decompression.",
+        c"Sentry's own limit is 1 MiB.",
+        &MAX_EVENT_BYTES,
+        1024,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.max_sessions",
+        c"Most session updates accepted in one envelope.",
+        c"Sentry's own limit is 100.",
+        &MAX_SESSIONS,
+        1,
+        100_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"crashcache.public_url",
+        c"Base URL at which SDKs reach the ingest proxy.",
+        c"Used to print DSNs, for example http://127.0.0.1:3000.",
+        &PUBLIC_URL,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// A non-negative integer setting as a size.
+pub fn bytes(setting: &GucSetting<i32>) -> usize {
+    usize::try_from(setting.get()).unwrap_or(0)
+}
+
+/// A string setting, empty when unset.
+pub fn string(setting: &GucSetting<Option<CString>>) -> String {
+    setting
+        .get()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
