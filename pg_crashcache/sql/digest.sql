@@ -135,7 +135,8 @@ BEGIN
     ON CONFLICT (project_id, fingerprint) DO NOTHING;
 
     -- Insert the events (an event id seen before is skipped), then count only those inserted
-    -- into their issues. A resolved issue that gets a new event is unresolved again.
+    -- into their issues. A resolved issue that receives a new event is unresolved again; events
+    -- received before it was resolved (ruminate digests them again) leave it resolved.
     WITH inserted AS (
         INSERT INTO crashcache.event (
             project_id, event_id, issue_id, archive_id, timestamp, received_at, level, title,
@@ -161,7 +162,7 @@ BEGIN
         LEFT JOIN crashcache.dim_transaction d_txn ON d_txn.name = r.txn AND d_txn.version = ''
         LEFT JOIN crashcache.dim_logger d_log ON d_log.name = r.logger AND d_log.version = ''
         ON CONFLICT (project_id, event_id) DO NOTHING
-        RETURNING issue_id, timestamp, level, user_key
+        RETURNING issue_id, timestamp, received_at, level, user_key
     ), new_users AS (
         INSERT INTO crashcache.issue_user (issue_id, user_key)
         SELECT DISTINCT n.issue_id, n.user_key FROM inserted n WHERE n.user_key IS NOT NULL
@@ -169,7 +170,7 @@ BEGIN
         RETURNING issue_id
     ), per_issue AS (
         SELECT n.issue_id, count(*) AS events, min(n.timestamp) AS first_seen,
-               max(n.timestamp) AS last_seen,
+               max(n.timestamp) AS last_seen, max(n.received_at) AS last_received,
                (array_agg(n.level ORDER BY n.timestamp DESC))[1] AS latest_level,
                (SELECT count(*) FROM new_users u WHERE u.issue_id = n.issue_id) AS users
         FROM inserted n GROUP BY n.issue_id
@@ -180,8 +181,10 @@ BEGIN
         first_seen = least(i.first_seen, c.first_seen),
         last_seen = greatest(i.last_seen, c.last_seen),
         level = CASE WHEN i.last_seen IS NULL OR c.last_seen >= i.last_seen THEN c.latest_level ELSE i.level END,
-        status = CASE WHEN i.status = 'resolved' THEN 'unresolved' ELSE i.status END,
-        status_changed_at = CASE WHEN i.status = 'resolved' THEN now() ELSE i.status_changed_at END
+        status = CASE WHEN i.status = 'resolved' AND c.last_received > i.status_changed_at
+                      THEN 'unresolved' ELSE i.status END,
+        status_changed_at = CASE WHEN i.status = 'resolved' AND c.last_received > i.status_changed_at
+                                 THEN now() ELSE i.status_changed_at END
     FROM per_issue c
     WHERE i.id = c.issue_id;
 END

@@ -9,15 +9,15 @@ $$;
 
 -- Creates a project with one key (32 random hex digits unless given).
 CREATE FUNCTION crashcache.create_project(name text, public_key text DEFAULT NULL)
-RETURNS TABLE (id int, name text, public_key text, dsn text)
+RETURNS TABLE (id int, key text, dsn text)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     new_id int;
-    key text := coalesce(create_project.public_key, replace(gen_random_uuid()::text, '-', ''));
+    new_key text := coalesce(create_project.public_key, replace(gen_random_uuid()::text, '-', ''));
 BEGIN
-    INSERT INTO crashcache.project (name) VALUES (create_project.name) RETURNING project.id INTO new_id;
-    INSERT INTO crashcache.project_key (public_key, project_id) VALUES (key, new_id);
-    RETURN QUERY SELECT new_id, create_project.name, key, crashcache.dsn(key, new_id);
+    INSERT INTO crashcache.project AS p (name) VALUES (create_project.name) RETURNING p.id INTO new_id;
+    INSERT INTO crashcache.project_key AS k (public_key, project_id) VALUES (new_key, new_id);
+    RETURN QUERY SELECT new_id, new_key, crashcache.dsn(new_key, new_id);
 END
 $$;
 
@@ -25,10 +25,10 @@ $$;
 CREATE FUNCTION crashcache.create_project_key(project_id int, public_key text DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    key text := coalesce(create_project_key.public_key, replace(gen_random_uuid()::text, '-', ''));
+    new_key text := coalesce(create_project_key.public_key, replace(gen_random_uuid()::text, '-', ''));
 BEGIN
-    INSERT INTO crashcache.project_key (public_key, project_id) VALUES (key, create_project_key.project_id);
-    RETURN crashcache.dsn(key, create_project_key.project_id);
+    INSERT INTO crashcache.project_key (public_key, project_id) VALUES (new_key, create_project_key.project_id);
+    RETURN crashcache.dsn(new_key, create_project_key.project_id);
 END
 $$;
 

@@ -64,5 +64,4 @@ pub mod pg_test {
 }
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
 mod tests;

@@ -1,12 +1,206 @@
-//! `#[pg_test]`s of the SQL functions (each runs in a transaction that is rolled back) and
-//! plain `#[test]`s of the digest workers against the running test cluster.
+//! Tests against a real PostgreSQL: `#[pg_test]`s of the SQL functions (each runs inside a
+//! transaction that is rolled back) and, in [`workers`], plain `#[test]`s that ingest real SDK
+//! captures and wait for the digest workers of the running test cluster.
 
-use pgrx::prelude::*;
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
 
-#[pg_test]
-fn create_project_prints_a_dsn() {
-    let dsn = Spi::get_one::<String>("SELECT dsn FROM crashcache.create_project('demo', 'abc123')")
-        .unwrap()
-        .unwrap();
-    assert!(dsn.starts_with("http://abc123@127.0.0.1:3000/"), "{dsn}");
+    fn one<T: pgrx::datum::FromDatum + pgrx::datum::IntoDatum>(sql: &str) -> T {
+        Spi::get_one::<T>(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+
+    fn project(key: &str) -> i32 {
+        one(&format!(
+            "SELECT id FROM crashcache.create_project('test', '{key}')"
+        ))
+    }
+
+    /// Status and outcome of one ingest call.
+    fn ingest(sql_args: &str) -> (i32, String) {
+        let sql = format!("SELECT status, outcome FROM crashcache.ingest({sql_args})");
+        match Spi::get_two::<i32, String>(&sql) {
+            Ok((Some(status), Some(outcome))) => (status, outcome),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    #[pg_test]
+    fn create_project_returns_key_and_dsn() {
+        let dsn = one::<String>("SELECT dsn FROM crashcache.create_project('demo', 'abc123')");
+        assert!(dsn.starts_with("http://abc123@127.0.0.1:3000/"), "{dsn}");
+        let random = one::<String>("SELECT key FROM crashcache.create_project('demo2')");
+        assert_eq!(random.len(), 32);
+        assert!(random.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM crashcache.list_projects() WHERE name LIKE 'demo%'"),
+            2
+        );
+    }
+
+    #[pg_test]
+    fn delete_project_removes_its_data() {
+        let id = project("deleteme");
+        let (status, _) = ingest(&format!(
+            "{id}, 'deleteme', convert_to('{{\"message\":\"x\"}}', 'UTF8'), NULL, 'store'"
+        ));
+        assert_eq!(status, 200);
+        Spi::run(&format!("INSERT INTO crashcache.queue_error (archive_id, project_id, reason) SELECT id, project_id, 'test' FROM crashcache.archive WHERE project_id = {id} ON CONFLICT DO NOTHING")).unwrap();
+        assert!(one::<bool>(&format!(
+            "SELECT crashcache.delete_project({id})"
+        )));
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM crashcache.archive WHERE project_id = {id}"
+            )),
+            0
+        );
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM crashcache.queue_error WHERE project_id = {id}"
+            )),
+            0
+        );
+        assert!(!one::<bool>(&format!(
+            "SELECT crashcache.delete_project({id})"
+        )));
+    }
+
+    #[pg_test]
+    fn ingest_checks_the_key() {
+        let id = project("goodkey");
+        let other = project("otherkey");
+        let body = "convert_to('{}', 'UTF8')";
+        assert_eq!(
+            ingest(&format!("{id}, NULL, {body}")),
+            (401, "missing_key".into())
+        );
+        assert_eq!(
+            ingest(&format!("{id}, 'nosuchkey', {body}")),
+            (403, "unknown_key".into())
+        );
+        assert_eq!(
+            ingest(&format!("{id}, 'otherkey', {body}")),
+            (403, "wrong_project".into())
+        );
+        Spi::run("SELECT crashcache.revoke_project_key('goodkey')").unwrap();
+        assert_eq!(
+            ingest(&format!("{id}, 'goodkey', {body}")),
+            (403, "unknown_key".into())
+        );
+        // The legacy /api/store/ sends no project id: the key decides.
+        let (status, _) = ingest(&format!("NULL, 'otherkey', {body}"));
+        assert_eq!(status, 200);
+        assert_eq!(
+            one::<i32>(
+                "SELECT (crashcache.ingest(NULL, 'otherkey', convert_to('{}', 'UTF8'))).project_id"
+            ),
+            other
+        );
+    }
+
+    #[pg_test]
+    fn ingest_maps_bad_bodies_to_statuses() {
+        let id = project("badbodies");
+        let cases = [
+            ("'\\x1f8b0000'::bytea, 'gzip'", 400, "undecodable"),
+            (
+                "convert_to('{}', 'UTF8'), 'compress'",
+                415,
+                "unsupported_encoding",
+            ),
+            (
+                "convert_to(E'{}\\n{\"type\":\"event\",\"length\":50}\\n{}', 'UTF8'), NULL",
+                400,
+                "malformed",
+            ),
+            (
+                "convert_to('not json', 'UTF8'), NULL, 'store'",
+                400,
+                "malformed",
+            ),
+            (
+                "convert_to(repeat('x', 5000), 'UTF8'), NULL, 'envelope', 4096",
+                413,
+                "too_large",
+            ),
+        ];
+        for (args, status, outcome) in cases {
+            assert_eq!(
+                ingest(&format!("{id}, 'badbodies', {args}")),
+                (status, outcome.to_string()),
+                "{args}"
+            );
+        }
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM crashcache.archive WHERE project_id = {id}"
+            )),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn identical_payloads_are_stored_once() {
+        let id = project("dedupe");
+        let args = format!("{id}, 'dedupe', convert_to('{{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"message\":\"x\"}}', 'UTF8'), NULL, 'store'");
+        assert_eq!(ingest(&args), (200, "accepted".into()));
+        assert_eq!(ingest(&args), (200, "duplicate".into()));
+        assert_eq!(
+            one::<String>(&format!("SELECT (crashcache.ingest({args})).event_id")),
+            "9ec79c33ec9942ab8353589fcb2e04dc"
+        );
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM crashcache.archive WHERE project_id = {id}"
+            )),
+            1
+        );
+        assert_eq!(one::<i64>(&format!("SELECT count(*) FROM crashcache.queue q JOIN crashcache.archive a ON a.id = q.archive_id WHERE a.project_id = {id}")), 1);
+    }
+
+    #[pg_test]
+    fn store_event_without_id_gets_a_stable_one() {
+        let id = project("noid");
+        let args =
+            format!("{id}, 'noid', convert_to('{{\"message\":\"raw\"}}', 'UTF8'), NULL, 'store'");
+        let first = one::<String>(&format!("SELECT (crashcache.ingest({args})).event_id"));
+        let again = one::<String>(&format!("SELECT (crashcache.ingest({args})).event_id"));
+        assert_eq!(first.len(), 32);
+        assert_eq!(first, again);
+    }
+
+    #[pg_test]
+    fn fingerprint_in_sql_matches_the_core() {
+        let event = r#"{"exception":{"values":[{"type":"ValueError","value":"bad 42","stacktrace":{"frames":[{"module":"app","function":"run","lineno":3,"in_app":true}]}}]}}"#;
+        let sql_hash = one::<String>(&format!("SELECT crashcache.fingerprint('{event}'::jsonb)"));
+        let rust_hash =
+            crashcache_core::fingerprint::fingerprint(&serde_json::from_str(event).unwrap()).hash;
+        assert_eq!(sql_hash, rust_hash);
+        let method = one::<String>(&format!(
+            "SELECT crashcache.grouping('{event}'::jsonb)->>'method'"
+        ));
+        assert_eq!(method, "stacktrace");
+        let moved = event.replace("\"lineno\":3", "\"lineno\":99");
+        assert_eq!(
+            one::<String>(&format!("SELECT crashcache.fingerprint('{moved}'::jsonb)")),
+            sql_hash
+        );
+    }
+
+    #[pg_test]
+    fn normalise_and_digest_payload_explain_an_event() {
+        let facts = one::<pgrx::JsonB>(r#"SELECT crashcache.normalise_event('{"level":"warn","release":"r1","tags":[["a","b"]],"user":{"email":"x@y.z"}}')"#).0;
+        assert_eq!(facts["level"], "warning");
+        assert_eq!(facts["release"], "r1");
+        assert_eq!(facts["tags"]["a"], "b");
+        assert_eq!(facts["user_key"], "x@y.z");
+        let rows = one::<pgrx::JsonB>(r#"SELECT crashcache.digest_payload(convert_to(E'{}\n{"type":"session"}\n{"sid":"a","status":"ok","attrs":{"release":"r1"}}\n', 'UTF8'))"#).0;
+        assert_eq!(rows["sessions"][0]["release"], "r1");
+    }
 }
+
+#[cfg(test)]
+mod workers;
