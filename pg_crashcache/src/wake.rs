@@ -105,10 +105,10 @@ unsafe extern "C-unwind" fn on_transaction_end(
     _arg: *mut std::ffi::c_void,
 ) {
     match event {
-        pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT => {
-            if WAKE_PENDING.with(|p| p.replace(false)) {
-                wake_all();
-            }
+        pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT
+            if WAKE_PENDING.with(|p| p.replace(false)) =>
+        {
+            wake_all();
         }
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
             WAKE_PENDING.with(|p| p.set(false));

@@ -1,0 +1,8 @@
+-- Prepares a database for pg_crashcache; safe to run again. scripts/run runs it.
+CREATE EXTENSION IF NOT EXISTS pg_crashcache;
+
+-- A first project, so that there is a DSN to give an SDK.
+SELECT id, key, dsn FROM crashcache.create_project('default')
+WHERE NOT EXISTS (SELECT FROM crashcache.project WHERE name = 'default');
+
+\ir roles.sql
