@@ -67,10 +67,18 @@ impl Envelope<'_> {
         ids::uuid_from_json(self.header.get("event_id"))
     }
 
-    /// The header's `dsn`, which browser tunnels use to carry the key.
-    pub fn dsn(&self) -> Option<&str> {
-        self.header.get("dsn").and_then(Value::as_str)
+    /// The public key of the header's `dsn`, which browser tunnels use to carry the key.
+    pub fn dsn_public_key(&self) -> Option<String> {
+        dsn_public_key(self.header.get("dsn")?.as_str()?)
     }
+}
+
+/// The public key of a DSN such as `https://KEY@host/42` or `https://KEY:SECRET@host/42`.
+pub fn dsn_public_key(dsn: &str) -> Option<String> {
+    let (_, rest) = dsn.split_once("://")?;
+    let (userinfo, _) = rest.split_once('@')?;
+    let key = userinfo.split(':').next()?;
+    (!key.is_empty()).then(|| key.to_string())
 }
 
 /// Parses the whole envelope, checking every item's framing.
@@ -225,6 +233,18 @@ mod tests {
         .unwrap();
         assert_eq!(env.items[0].payload, b"a\nb");
         assert_eq!(env.items[1].payload, b"");
+    }
+
+    #[test]
+    fn dsn_key_is_read_from_the_header() {
+        let env = parse(b"{\"dsn\":\"https://abc123:secret@o1.example/42\"}\n").unwrap();
+        assert_eq!(env.dsn_public_key().as_deref(), Some("abc123"));
+        assert_eq!(
+            dsn_public_key("http://k@127.0.0.1:3000/1").as_deref(),
+            Some("k")
+        );
+        assert_eq!(dsn_public_key("http://127.0.0.1:3000/1"), None);
+        assert_eq!(dsn_public_key("garbage"), None);
     }
 
     #[test]

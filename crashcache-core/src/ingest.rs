@@ -26,6 +26,8 @@ pub struct Prepared {
     pub raw_size: usize,
     /// The id to answer with; made from the hash for an event that came without one.
     pub event_id: Option<String>,
+    /// The public key of the envelope header's `dsn`, if any.
+    pub dsn_key: Option<String>,
 }
 
 /// Why a body is refused; each maps to one HTTP status.
@@ -91,6 +93,7 @@ pub fn prepare(
         stored,
         raw_size: decoded.len(),
         event_id,
+        dsn_key: inspection.dsn_key,
     })
 }
 
@@ -120,7 +123,7 @@ mod tests {
     #[test]
     fn errors_map_to_statuses() {
         let small = Limits {
-            max_compressed_bytes: 3,
+            max_compressed_bytes: 2,
             ..LIMITS
         };
         let cases: Vec<(Result<Prepared, IngestError>, &str, i32)> = vec![

@@ -87,6 +87,8 @@ pub struct Inspection {
     /// Whether the payload holds an item that becomes an event or transaction, so that a
     /// missing id must be made up.
     pub has_event: bool,
+    /// The public key of the envelope header's `dsn`, for clients that send no other.
+    pub dsn_key: Option<String>,
 }
 
 /// Item types whose payload is an event-shaped JSON object with an `event_id`.
@@ -113,6 +115,7 @@ pub fn inspect(
             Ok(Inspection {
                 event_id: ids::uuid_from_json(probe.event_id.as_ref()),
                 has_event: true,
+                dsn_key: None,
             })
         }
         PayloadKind::Envelope => inspect_envelope(decoded, limits),
@@ -147,6 +150,7 @@ fn inspect_envelope(decoded: &[u8], limits: ItemLimits) -> Result<Inspection, Pa
     Ok(Inspection {
         event_id,
         has_event: first_event_item.is_some(),
+        dsn_key: env.dsn_public_key(),
     })
 }
 
@@ -211,7 +215,8 @@ mod tests {
             got,
             Inspection {
                 event_id: None,
-                has_event: false
+                has_event: false,
+                dsn_key: None
             }
         );
     }
@@ -249,7 +254,8 @@ mod tests {
             got,
             Inspection {
                 event_id: None,
-                has_event: true
+                has_event: true,
+                dsn_key: None
             }
         );
     }

@@ -57,6 +57,50 @@ BEGIN
 END
 $$;
 
+-- Every archive of one project (or all) as a JSON document, for crashcache.import_archive()
+-- on another server: the stored body stays compressed, in base64.
+CREATE FUNCTION crashcache.export_archives(project_id int DEFAULT NULL)
+RETURNS SETOF jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+               'project_id', a.project_id, 'content_hash', encode(a.content_hash, 'hex'),
+               'kind', a.kind, 'received_at', a.received_at, 'raw_size', a.raw_size,
+               'client_ip', host(a.client_ip), 'codec', a.codec,
+               'body', translate(encode(a.body, 'base64'), E'\n', ''))
+    FROM crashcache.archive a
+    WHERE export_archives.project_id IS NULL OR a.project_id = export_archives.project_id
+    ORDER BY a.id
+$$;
+
+-- Adds an archive exported by crashcache.export_archives() and enqueues it; an archive that
+-- exists already is skipped. The body must match its content hash. Returns whether it was added.
+CREATE FUNCTION crashcache.import_archive(doc jsonb)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    stored bytea := decode(doc->>'body', 'base64');
+    hash bytea := decode(doc->>'content_hash', 'hex');
+    new_archive bigint;
+BEGIN
+    IF sha256(crashcache.unpack((doc->>'codec')::smallint, stored)) IS DISTINCT FROM hash THEN
+        RAISE EXCEPTION 'archive % does not match its content hash', doc->>'content_hash';
+    END IF;
+    IF NOT EXISTS (SELECT FROM crashcache.project p WHERE p.id = (doc->>'project_id')::int) THEN
+        RAISE EXCEPTION 'project % does not exist: create it first', doc->>'project_id';
+    END IF;
+    INSERT INTO crashcache.archive (project_id, content_hash, kind, received_at, raw_size, client_ip, codec, body)
+    VALUES ((doc->>'project_id')::int, hash, doc->>'kind',
+            coalesce((doc->>'received_at')::timestamptz, now()), (doc->>'raw_size')::int,
+            (doc->>'client_ip')::inet, (doc->>'codec')::smallint, stored)
+    ON CONFLICT ON CONSTRAINT archive_project_id_content_hash_key DO NOTHING
+    RETURNING id INTO new_archive;
+    IF new_archive IS NULL THEN
+        RETURN false;
+    END IF;
+    INSERT INTO crashcache.queue (archive_id) VALUES (new_archive);
+    PERFORM crashcache._wake_workers();
+    RETURN true;
+END
+$$;
+
 -- The tracker's vital signs, cheap enough to poll every second: queue and error counts are
 -- exact (both stay small when digest keeps up); the large tables' sizes are PostgreSQL's
 -- running estimates.

@@ -98,7 +98,11 @@ BEGIN
                    e.os->>'name', e.os->>'version', e.runtime->>'name', e.runtime->>'version',
                    e.browser->>'name', e.browser->>'version', e.sdk->>'name', e.sdk->>'version',
                    e.device_model, e.exception_type,
-                   coalesce(e.tags::jsonb, '{}'), e."user"::jsonb, e.user_key,
+                   coalesce(e.tags::jsonb, '{}'),
+                   CASE WHEN e."user"->>'ip_address' = '{{auto}}' AND a.client_ip IS NOT NULL
+                        THEN jsonb_set(e."user"::jsonb, '{ip_address}', to_jsonb(host(a.client_ip)))
+                        ELSE e."user"::jsonb END,
+                   coalesce(e.user_key, CASE WHEN e."user"->>'ip_address' = '{{auto}}' THEN host(a.client_ip) END),
                    e.fingerprint->>'hash', e.fingerprint->>'method')::crashcache._event_input
         FROM json_to_recordset(batch) AS p(archive_id bigint, events json)
         JOIN crashcache.archive a ON a.id = p.archive_id
@@ -272,7 +276,9 @@ BEGIN
            a.project_id, s.sid, a.id, s.did, s.seq,
            coalesce(crashcache._ts(s.started_us), crashcache._ts(s.timestamp_us), a.received_at),
            coalesce(crashcache._ts(s.timestamp_us), a.received_at), s.duration, s.status, s.errors,
-           d_rel.id, d_env.id, s.ip_address, s.user_agent
+           d_rel.id, d_env.id,
+           CASE WHEN s.ip_address = '{{auto}}' THEN host(a.client_ip) ELSE s.ip_address END,
+           s.user_agent
     FROM json_to_recordset(batch) AS p(archive_id bigint, sessions json)
     JOIN crashcache.archive a ON a.id = p.archive_id
     CROSS JOIN LATERAL json_to_recordset(p.sessions) AS s(sid text, did text, seq bigint,

@@ -16,12 +16,14 @@ CREATE TYPE crashcache.ingest_result AS (
 -- Checks the key, decodes and checks the body under the size limits, stores it compressed
 -- and content-addressed, enqueues it and wakes the digest workers on commit.
 --   project_id              from the URL; NULL for the legacy /api/store/ (taken from the key)
---   public_key              the DSN's public key, however the client sent it
+--   public_key              the DSN's public key, however the client sent it; NULL to take it
+--                           from the envelope header's dsn (browser tunnels)
 --   body                    the request body as received
 --   content_encoding        the Content-Encoding header (identity, gzip, deflate, br, zstd)
 --   kind                    'envelope' or 'store' (a single JSON event)
 --   max_compressed_bytes    override of crashcache.max_compressed_bytes
 --   max_decompressed_bytes  override of crashcache.max_decompressed_bytes
+--   client_ip               the sender's address, used where a payload says "{{auto}}"
 CREATE FUNCTION crashcache.ingest(
     project_id int,
     public_key text,
@@ -29,20 +31,34 @@ CREATE FUNCTION crashcache.ingest(
     content_encoding text DEFAULT NULL,
     kind text DEFAULT 'envelope',
     max_compressed_bytes int DEFAULT NULL,
-    max_decompressed_bytes int DEFAULT NULL
+    max_decompressed_bytes int DEFAULT NULL,
+    client_ip inet DEFAULT NULL
 ) RETURNS crashcache.ingest_result
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
+    key text := nullif(ingest.public_key, '');
     key_project int;
     key_active boolean;
     prepared record;
+    is_prepared boolean := false;
     new_archive bigint;
 BEGIN
-    IF coalesce(public_key, '') = '' THEN
+    -- Without a key in the request, an envelope may carry one in its header's dsn: decode first.
+    IF key IS NULL AND kind = 'envelope' THEN
+        SELECT * INTO prepared FROM crashcache._prepare_payload(
+            body, content_encoding, kind, max_compressed_bytes, max_decompressed_bytes);
+        is_prepared := true;
+        key := prepared.dsn_key;
+    END IF;
+    IF key IS NULL THEN
+        IF is_prepared AND prepared.error_code IS NOT NULL THEN
+            RETURN (prepared.http_status, prepared.error_code, NULL, project_id, NULL, prepared.detail)::crashcache.ingest_result;
+        END IF;
         RETURN (401, 'missing_key', NULL, project_id, NULL, 'no public key (sentry_key) was given')::crashcache.ingest_result;
     END IF;
+
     SELECT k.project_id, k.active INTO key_project, key_active
-    FROM crashcache.project_key k WHERE k.public_key = ingest.public_key;
+    FROM crashcache.project_key k WHERE k.public_key = key;
     IF key_project IS NULL OR NOT key_active THEN
         RETURN (403, 'unknown_key', NULL, project_id, NULL, 'unknown or revoked public key')::crashcache.ingest_result;
     END IF;
@@ -50,14 +66,16 @@ BEGIN
         RETURN (403, 'wrong_project', NULL, project_id, NULL, 'the public key does not belong to project ' || ingest.project_id)::crashcache.ingest_result;
     END IF;
 
-    SELECT * INTO prepared FROM crashcache._prepare_payload(
-        body, content_encoding, kind, max_compressed_bytes, max_decompressed_bytes);
+    IF NOT is_prepared THEN
+        SELECT * INTO prepared FROM crashcache._prepare_payload(
+            body, content_encoding, kind, max_compressed_bytes, max_decompressed_bytes);
+    END IF;
     IF prepared.error_code IS NOT NULL THEN
         RETURN (prepared.http_status, prepared.error_code, NULL, key_project, NULL, prepared.detail)::crashcache.ingest_result;
     END IF;
 
-    INSERT INTO crashcache.archive (project_id, content_hash, kind, raw_size, codec, body)
-    VALUES (key_project, prepared.content_hash, kind, prepared.raw_size, prepared.codec, prepared.stored)
+    INSERT INTO crashcache.archive (project_id, content_hash, kind, raw_size, client_ip, codec, body)
+    VALUES (key_project, prepared.content_hash, kind, prepared.raw_size, client_ip, prepared.codec, prepared.stored)
     ON CONFLICT ON CONSTRAINT archive_project_id_content_hash_key DO NOTHING
     RETURNING id INTO new_archive;
     IF new_archive IS NULL THEN

@@ -36,6 +36,8 @@ CREATE TABLE crashcache.archive (
     kind          text NOT NULL CHECK (kind IN ('envelope', 'store')),
     received_at   timestamptz NOT NULL DEFAULT now(),
     raw_size      int NOT NULL,
+    -- The sender's address, for payloads that ask for it ("{{auto}}" IPs).
+    client_ip     inet,
     -- 0: as sent, 1: zstd. See crashcache.unpack().
     codec         smallint NOT NULL,
     body          bytea NOT NULL,

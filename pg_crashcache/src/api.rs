@@ -37,6 +37,7 @@ fn prepare_payload(
         name!(stored, Option<Vec<u8>>),
         name!(raw_size, Option<i32>),
         name!(event_id, Option<String>),
+        name!(dsn_key, Option<String>),
     ),
 > {
     let limits = ingest::Limits {
@@ -57,11 +58,13 @@ fn prepare_payload(
             Some(p.stored),
             Some(i32::try_from(p.raw_size).unwrap_or(i32::MAX)),
             p.event_id,
+            p.dsn_key,
         ),
         Err(e) => (
             Some(e.code().to_string()),
             e.http_status(),
             Some(e.to_string()),
+            None,
             None,
             None,
             None,

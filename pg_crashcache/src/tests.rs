@@ -102,6 +102,59 @@ mod tests {
     }
 
     #[pg_test]
+    fn ingest_takes_the_key_from_the_envelope_dsn() {
+        let id = project("tunnelkey");
+        let body = format!(
+            r#"convert_to(E'{{"dsn":"http://tunnelkey@127.0.0.1:3000/{id}"}}\n{{"type":"event"}}\n{{"message":"x"}}\n', 'UTF8')"#
+        );
+        assert_eq!(
+            ingest(&format!("{id}, NULL, {body}")),
+            (200, "accepted".into())
+        );
+        let no_dsn = r#"convert_to(E'{}\n{"type":"event"}\n{"message":"y"}\n', 'UTF8')"#;
+        assert_eq!(
+            ingest(&format!("{id}, NULL, {no_dsn}")),
+            (401, "missing_key".into())
+        );
+        assert_eq!(
+            ingest(&format!("{id}, NULL, {no_dsn}, NULL, 'store'")),
+            (401, "missing_key".into())
+        );
+    }
+
+    #[pg_test]
+    fn archives_export_and_import_round_trip() {
+        let id = project("exportme");
+        for n in 0..3 {
+            let args = format!(
+                "{id}, 'exportme', convert_to('{{\"message\":\"m{n}\"}}', 'UTF8'), NULL, 'store'"
+            );
+            assert_eq!(ingest(&args).0, 200);
+        }
+        Spi::run(&format!(
+            "CREATE TEMP TABLE exported AS SELECT doc FROM crashcache.export_archives({id}) doc"
+        ))
+        .unwrap();
+        Spi::run(&format!("DELETE FROM crashcache.archive WHERE project_id = {id} AND raw_size < 100 AND body IS NOT NULL AND id = (SELECT min(id) FROM crashcache.archive WHERE project_id = {id})")).unwrap();
+        let added = one::<i64>(
+            "SELECT count(*) FILTER (WHERE crashcache.import_archive(doc)) FROM exported",
+        );
+        assert_eq!(added, 1, "only the deleted archive is imported again");
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM crashcache.archive WHERE project_id = {id}"
+            )),
+            3
+        );
+        assert_eq!(one::<i64>(&format!("SELECT count(*) FROM crashcache.queue q JOIN crashcache.archive a ON a.id = q.archive_id WHERE a.project_id = {id}")), 3);
+    }
+
+    #[pg_test(error = "archive 00 does not match its content hash")]
+    fn import_refuses_a_body_that_does_not_match_its_hash() {
+        Spi::run(r#"SELECT crashcache.import_archive('{"project_id":1,"content_hash":"00","kind":"store","raw_size":2,"codec":0,"body":"e30="}')"#).unwrap();
+    }
+
+    #[pg_test]
     fn ingest_maps_bad_bodies_to_statuses() {
         let id = project("badbodies");
         let cases = [

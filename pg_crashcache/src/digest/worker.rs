@@ -53,6 +53,9 @@ pub extern "C-unwind" fn crashcache_digest_worker_main(arg: pg_sys::Datum) {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         let wait = worker.step();
+        // Background workers must flush their table statistics themselves; autovacuum and
+        // autoanalyze of the digested tables depend on them.
+        unsafe { pg_sys::pgstat_report_stat(false) };
         if !BackgroundWorker::wait_latch(Some(wait)) {
             break;
         }

@@ -556,7 +556,55 @@ fn gzip_bomb_costs_only_an_error() {
             &[&project, &key, &bomb, &max],
         )
         .unwrap();
-    assert_eq!((row.get::<_, i32>(0), row.get::<_, String>(1)), (413, "too_large".to_string()));
+    assert_eq!(
+        (row.get::<_, i32>(0), row.get::<_, String>(1)),
+        (413, "too_large".to_string())
+    );
     assert!(row.get::<_, String>(2).contains("1048576"));
-    assert_eq!(count(&mut client, "SELECT count(*) FROM crashcache.archive WHERE project_id = $1", project), 0);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM crashcache.archive WHERE project_id = $1",
+            project
+        ),
+        0
+    );
+}
+
+#[test]
+fn auto_ip_addresses_become_the_senders_address() {
+    let mut client = connect();
+    let (project, key) = new_project(&mut client, "auto ip");
+    let body = br#"{}
+{"type":"session"}
+{"sid":"0123456789abcdef0123456789abcdef","status":"exited","started":"2026-11-22T07:14:00Z","attrs":{"release":"r@1","ip_address":"{{auto}}"}}
+{"type":"event"}
+{"event_id":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","message":"hello","user":{"ip_address":"{{auto}}"}}
+"#;
+    let row = client
+        .query_one(
+            "SELECT status FROM crashcache.ingest($1, $2, $3, NULL, 'envelope', NULL, NULL, '192.0.2.7')",
+            &[&project, &key, &body.as_slice()],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 200);
+    wait_digested(&mut client, project);
+    let ip: String = client
+        .query_one(
+            "SELECT ip_address FROM crashcache.session WHERE project_id = $1",
+            &[&project],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(ip, "192.0.2.7");
+    let user = client
+        .query_one(
+            "SELECT user_data->>'ip_address', user_key FROM crashcache.event WHERE project_id = $1",
+            &[&project],
+        )
+        .unwrap();
+    assert_eq!(
+        (user.get::<_, String>(0), user.get::<_, String>(1)),
+        ("192.0.2.7".into(), "192.0.2.7".into())
+    );
 }
