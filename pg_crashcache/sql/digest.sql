@@ -18,18 +18,25 @@ RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- Takes up to batch_size payloads off the queue (or only the given one), oldest first,
--- skipping those another worker holds. The rows stay claimed until the transaction ends.
-CREATE FUNCTION crashcache._claim(batch_size int, only_archive bigint DEFAULT NULL)
+-- skipping those another worker holds, and no more than max_bytes of decoded payload (but
+-- always at least one), so that a run of huge envelopes cannot exhaust a worker's memory.
+-- The rows stay claimed until the transaction ends.
+CREATE FUNCTION crashcache._claim(batch_size int, max_bytes bigint, only_archive bigint DEFAULT NULL)
 RETURNS TABLE (archive_id bigint, kind text, codec smallint, body bytea, content_hash bytea)
 LANGUAGE sql VOLATILE AS $$
-    WITH claimed AS (
+    WITH locked AS (
+        SELECT c.archive_id FROM crashcache.queue c
+        WHERE only_archive IS NULL OR c.archive_id = only_archive
+        ORDER BY c.archive_id
+        LIMIT batch_size
+        FOR UPDATE SKIP LOCKED
+    ), sized AS (
+        SELECT l.archive_id,
+               sum(a.raw_size::bigint) OVER (ORDER BY l.archive_id) - a.raw_size AS before
+        FROM locked l JOIN crashcache.archive a ON a.id = l.archive_id
+    ), claimed AS (
         DELETE FROM crashcache.queue q
-        WHERE q.archive_id IN (
-            SELECT c.archive_id FROM crashcache.queue c
-            WHERE only_archive IS NULL OR c.archive_id = only_archive
-            ORDER BY c.archive_id
-            LIMIT batch_size
-            FOR UPDATE SKIP LOCKED)
+        WHERE q.archive_id IN (SELECT s.archive_id FROM sized s WHERE s.before < max_bytes)
         RETURNING q.archive_id)
     SELECT a.id, a.kind, a.codec, a.body, a.content_hash
     FROM claimed JOIN crashcache.archive a ON a.id = claimed.archive_id

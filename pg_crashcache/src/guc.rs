@@ -11,6 +11,8 @@ pub static DATABASE: GucSetting<Option<CString>> =
 pub static WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
 /// Queued payloads one worker digests in one transaction.
 pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(500);
+/// Decoded payload bytes one worker digests in one transaction (at least one payload).
+pub static BATCH_MAX_BYTES: GucSetting<i32> = GucSetting::<i32>::new(64 << 20);
 /// How long an idle worker sleeps when nobody wakes it, in milliseconds.
 pub static IDLE_WAIT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
 /// Largest request body accepted, as sent (compressed).
@@ -56,6 +58,16 @@ pub fn init() {
         100_000,
         GucContext::Sighup,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.batch_max_bytes",
+        c"Decoded payload bytes a worker digests in one transaction.",
+        c"Bounds a worker's memory when large envelopes queue up; a batch always takes at least one payload.",
+        &BATCH_MAX_BYTES,
+        1024,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_BYTE,
     );
     GucRegistry::define_int_guc(
         c"crashcache.idle_wait",

@@ -37,7 +37,7 @@ struct Claimed {
     content_hash: Vec<u8>,
 }
 
-/// Claims up to `limit` payloads and stores what they digest to.
+/// Claims up to `limit` payloads (only `only`, when given) and stores what they digest to.
 pub fn run(limit: i32, only: Option<i64>) -> Result<BatchOutcome, spi::Error> {
     Spi::connect_mut(|client| {
         let claimed = claim(client, limit, only)?;
@@ -66,9 +66,9 @@ fn claim(
     only: Option<i64>,
 ) -> Result<Vec<Claimed>, spi::Error> {
     let rows = client.update(
-        "SELECT archive_id, kind, codec, body, content_hash FROM crashcache._claim($1, $2)",
+        "SELECT archive_id, kind, codec, body, content_hash FROM crashcache._claim($1, $2, $3)",
         None,
-        &[limit.into(), only.into()],
+        &[limit.into(), i64::from(guc::BATCH_MAX_BYTES.get()).into(), only.into()],
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
