@@ -89,3 +89,26 @@ BEGIN
     RETURN (200, 'accepted', prepared.event_id, key_project, new_archive, NULL)::crashcache.ingest_result;
 END
 $$;
+
+-- The same for many requests at once, in one transaction: an HTTP front end that gathers the
+-- requests of a few milliseconds pays for one commit instead of one per request. The arrays
+-- are parallel (element i of each is request i); results come back in request order.
+CREATE FUNCTION crashcache.ingest(
+    project_ids int[],
+    public_keys text[],
+    bodies bytea[],
+    content_encodings text[],
+    kinds text[],
+    client_ips inet[],
+    max_compressed_bytes int DEFAULT NULL,
+    max_decompressed_bytes int DEFAULT NULL
+) RETURNS SETOF crashcache.ingest_result
+LANGUAGE sql VOLATILE AS $$
+    SELECT r.*
+    FROM unnest(project_ids, public_keys, bodies, content_encodings, kinds, client_ips)
+         WITH ORDINALITY AS q(project_id, public_key, body, content_encoding, kind, client_ip, n)
+    CROSS JOIN LATERAL crashcache.ingest(q.project_id, q.public_key, q.body, q.content_encoding,
+                                         q.kind, max_compressed_bytes, max_decompressed_bytes,
+                                         q.client_ip) AS r
+    ORDER BY q.n
+$$;

@@ -155,6 +155,25 @@ mod tests {
     }
 
     #[pg_test]
+    fn many_requests_are_ingested_in_one_call_in_order() {
+        let id = project("batchkey");
+        let sql = format!(
+            "SELECT string_agg(status || ':' || outcome, ',') FROM crashcache.ingest(
+                ARRAY[{id}, {id}, {id}, NULL]::int[],
+                ARRAY['batchkey', 'batchkey', 'nosuchkey', 'batchkey'],
+                ARRAY[convert_to('{{\"message\":\"a\"}}', 'UTF8'), convert_to('{{\"message\":\"a\"}}', 'UTF8'),
+                      convert_to('{{}}', 'UTF8'), convert_to('{{\"message\":\"b\"}}', 'UTF8')],
+                ARRAY[NULL, NULL, NULL, NULL]::text[],
+                ARRAY['store', 'store', 'store', 'store'],
+                ARRAY[NULL, NULL, NULL, '192.0.2.1']::inet[])"
+        );
+        assert_eq!(
+            one::<String>(&sql),
+            "200:accepted,200:duplicate,403:unknown_key,200:accepted"
+        );
+    }
+
+    #[pg_test]
     fn ingest_maps_bad_bodies_to_statuses() {
         let id = project("badbodies");
         let cases = [

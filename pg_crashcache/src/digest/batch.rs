@@ -68,7 +68,11 @@ fn claim(
     let rows = client.update(
         "SELECT archive_id, kind, codec, body, content_hash FROM crashcache._claim($1, $2, $3)",
         None,
-        &[limit.into(), i64::from(guc::BATCH_MAX_BYTES.get()).into(), only.into()],
+        &[
+            limit.into(),
+            i64::from(guc::BATCH_MAX_BYTES.get()).into(),
+            only.into(),
+        ],
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
