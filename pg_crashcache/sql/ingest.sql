@@ -51,8 +51,11 @@ BEGIN
         key := prepared.dsn_key;
     END IF;
     IF key IS NULL THEN
-        IF is_prepared AND prepared.error_code IS NOT NULL THEN
-            RETURN (prepared.http_status, prepared.error_code, NULL, project_id, NULL, prepared.detail)::crashcache.ingest_result;
+        -- (Nested: PL/pgSQL reads prepared's fields even when is_prepared is false.)
+        IF is_prepared THEN
+            IF prepared.error_code IS NOT NULL THEN
+                RETURN (prepared.http_status, prepared.error_code, NULL, project_id, NULL, prepared.detail)::crashcache.ingest_result;
+            END IF;
         END IF;
         RETURN (401, 'missing_key', NULL, project_id, NULL, 'no public key (sentry_key) was given')::crashcache.ingest_result;
     END IF;

@@ -101,6 +101,17 @@ mod tests {
         );
     }
 
+    /// The first ingest of a session, with no key and nothing decoded yet (a regression: PL/pgSQL
+    /// read the fields of a record not yet assigned).
+    #[pg_test]
+    fn store_request_without_a_key_is_401() {
+        let id = project("neverused");
+        assert_eq!(
+            ingest(&format!("{id}, NULL, convert_to('{{}}', 'UTF8'), NULL, 'store'")),
+            (401, "missing_key".into())
+        );
+    }
+
     #[pg_test]
     fn ingest_takes_the_key_from_the_envelope_dsn() {
         let id = project("tunnelkey");
