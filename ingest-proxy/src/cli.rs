@@ -1,0 +1,146 @@
+//! The command line: the settings (shared by every subcommand) and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+/// Sentry's HTTP ingest protocol in front of pg_crashcache: each request becomes one call of
+/// crashcache.ingest(). Without a subcommand it serves.
+#[derive(Debug, Parser)]
+#[command(name = "ingest-proxy", version, about, args_override_self = true)]
+pub struct Cli {
+    /// Settings; each flag falls back to its environment variable (and `.env`).
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve Sentry's ingest endpoints (the default).
+    Serve,
+    /// Create, list and delete projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Move stored payloads between servers as JSON Lines.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+    /// Rebuild everything derived from the stored payloads (crashcache.ruminate).
+    Ruminate {
+        /// Only this project.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+        project: Option<i32>,
+    },
+}
+
+/// `project …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project with one key and print its DSN (for PUBLIC_URL).
+    Create {
+        /// The project's name.
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Its public key (1-64 of A-Z a-z 0-9 _ -); 32 random hex digits when omitted.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// List projects with their DSNs.
+    List {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a project and everything stored for it.
+    Delete {
+        /// The project's id.
+        #[arg(value_parser = clap::value_parser!(i32).range(1..))]
+        id: i32,
+    },
+}
+
+/// `archive …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ArchiveCommand {
+    /// Write every stored payload as JSON Lines (one archive per line).
+    Export {
+        /// File to write; standard output when omitted or `-`.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Only this project's archives.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+        project: Option<i32>,
+    },
+    /// Add the archives of a JSON Lines export and enqueue them for digestion.
+    Import {
+        /// File to read; standard input when omitted or `-`.
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ArchiveCommand, Cli, Command, ProjectCommand};
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommands_parse() {
+        let cli = Cli::try_parse_from(["ingest-proxy"]).unwrap();
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from([
+            "ingest-proxy",
+            "project",
+            "create",
+            "--name",
+            "web",
+            "--key",
+            "k",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Project(ProjectCommand::Create { name, key: Some(key) })) if name == "web" && key == "k"
+        ));
+        let cli = Cli::try_parse_from(["ingest-proxy", "project", "delete", "7"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Project(ProjectCommand::Delete { id: 7 }))
+        ));
+        assert!(Cli::try_parse_from(["ingest-proxy", "project", "delete", "0"]).is_err());
+        let cli =
+            Cli::try_parse_from(["ingest-proxy", "archive", "export", "-o", "out.jsonl"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Archive(ArchiveCommand::Export {
+                output: Some(_),
+                project: None
+            }))
+        ));
+        let cli =
+            Cli::try_parse_from(["ingest-proxy", "archive", "import", "-i", "in.jsonl"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Archive(ArchiveCommand::Import { input: Some(_) }))
+        ));
+        let cli = Cli::try_parse_from(["ingest-proxy", "ruminate", "--project", "3"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Ruminate { project: Some(3) })
+        ));
+        // Settings are accepted after a subcommand too.
+        let cli =
+            Cli::try_parse_from(["ingest-proxy", "project", "list", "--port", "4000"]).unwrap();
+        assert_eq!(cli.settings.port, "4000");
+    }
+}

@@ -1,0 +1,23 @@
+//! ingest-proxy: Sentry's HTTP ingest protocol in front of pg_crashcache.
+//!
+//! An event's path: an SDK POSTs to `/api/{project_id}/envelope/` (`routes::envelope`); the
+//! route finds the key (`auth`), the client's address (`client_ip`), checks the rate limits
+//! (`ratelimit`), reads the body up to its limit, and makes one call of
+//! `crashcache.ingest()` (`db`), which checks the key, decodes, stores and enqueues. The
+//! database's verdict becomes Sentry's answer (`error` for refusals). Nothing is stored here.
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod client_ip;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod ratelimit;
+pub mod routes;
+pub mod server;
+pub mod size;

@@ -1,0 +1,48 @@
+//! `GET /health`: the cached database figures; 200 when the database is up, else 503.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::app::AppState;
+use crate::db::Stats;
+use crate::error::{Failure, X_SENTRY_ERROR};
+
+#[derive(serde::Serialize)]
+struct Up<'a> {
+    status: &'static str,
+    database: &'static str,
+    #[serde(flatten)]
+    stats: &'a Stats,
+}
+
+const DOWN_DETAIL: &str = "the database is unavailable";
+
+/// Answers from the cache filled by `health::spawn_refresher`.
+pub async fn handle(State(state): State<AppState>) -> Response {
+    match state.health.latest() {
+        Some(stats) => Json(Up {
+            status: "ok",
+            database: "up",
+            stats: &stats,
+        })
+        .into_response(),
+        None => {
+            let body = serde_json::json!({
+                "status": "error",
+                "database": "down",
+                "detail": DOWN_DETAIL,
+                "causes": [],
+            });
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+            response
+                .headers_mut()
+                .insert(X_SENTRY_ERROR, HeaderValue::from_static(DOWN_DETAIL));
+            response.extensions_mut().insert(Failure {
+                message: "the last database health check failed".into(),
+            });
+            response
+        }
+    }
+}
