@@ -95,8 +95,10 @@ $$;
 
 -- The same for many requests at once, in one transaction: an HTTP front end that gathers the
 -- requests of a few milliseconds pays for one commit instead of one per request. The arrays
--- are parallel (element i of each is request i); results come back in request order.
-CREATE FUNCTION crashcache.ingest(
+-- are parallel (element i of each is request i); results come back in request order. (A name
+-- of its own rather than an overload: with untyped parameters, as drivers send them, an
+-- overload of ingest() would be ambiguous.)
+CREATE FUNCTION crashcache.ingest_batch(
     project_ids int[],
     public_keys text[],
     bodies bytea[],

@@ -169,7 +169,7 @@ mod tests {
     fn many_requests_are_ingested_in_one_call_in_order() {
         let id = project("batchkey");
         let sql = format!(
-            "SELECT string_agg(status || ':' || outcome, ',') FROM crashcache.ingest(
+            "SELECT string_agg(status || ':' || outcome, ',') FROM crashcache.ingest_batch(
                 ARRAY[{id}, {id}, {id}, NULL]::int[],
                 ARRAY['batchkey', 'batchkey', 'nosuchkey', 'batchkey'],
                 ARRAY[convert_to('{{\"message\":\"a\"}}', 'UTF8'), convert_to('{{\"message\":\"a\"}}', 'UTF8'),
