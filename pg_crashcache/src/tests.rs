@@ -107,7 +107,9 @@ mod tests {
     fn store_request_without_a_key_is_401() {
         let id = project("neverused");
         assert_eq!(
-            ingest(&format!("{id}, NULL, convert_to('{{}}', 'UTF8'), NULL, 'store'")),
+            ingest(&format!(
+                "{id}, NULL, convert_to('{{}}', 'UTF8'), NULL, 'store'"
+            )),
             (401, "missing_key".into())
         );
     }
