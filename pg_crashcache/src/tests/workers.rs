@@ -94,6 +94,12 @@ fn wait_digested(client: &mut Client, project: i32) {
     }
 }
 
+/// Rows of a `crashcache` table that belong to the project.
+fn project_rows(client: &mut Client, table: &str, project: i32) -> i64 {
+    let sql = format!("SELECT count(*) FROM crashcache.{table} WHERE project_id = $1");
+    count(client, &sql, project)
+}
+
 fn count(client: &mut Client, sql: &str, project: i32) -> i64 {
     client
         .query_one(sql, &[&project])
@@ -133,14 +139,7 @@ fn python_captures_become_events_issues_and_the_rest() {
     }
     wait_digested(&mut client, project);
 
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM crashcache.queue_error WHERE project_id = $1",
-            project
-        ),
-        0
-    );
+    assert_eq!(project_rows(&mut client, "queue_error", project), 0);
     let rows = client
         .query(
             "SELECT e.tags->>'harness_case', e.release, e.environment, e.runtime, e.sdk, e.level::text, i.title, i.event_count
@@ -198,14 +197,7 @@ fn python_captures_become_events_issues_and_the_rest() {
     assert_eq!(tx.get::<_, String>(1), "harness.run");
     assert_eq!(tx.get::<_, i32>(2), 2);
     assert!(tx.get::<_, bool>(3));
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM crashcache.span WHERE project_id = $1",
-            project
-        ),
-        2
-    );
+    assert_eq!(project_rows(&mut client, "span", project), 2);
 
     let session = client
         .query_one(
@@ -349,22 +341,8 @@ fn garbage_goes_to_queue_error_and_keeps_its_archive() {
         .unwrap()
         .get(0);
     assert!(reason.contains("not valid JSON"), "{reason}");
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM crashcache.archive WHERE project_id = $1",
-            project
-        ),
-        2
-    );
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM crashcache.event WHERE project_id = $1",
-            project
-        ),
-        1
-    );
+    assert_eq!(project_rows(&mut client, "archive", project), 2);
+    assert_eq!(project_rows(&mut client, "event", project), 1);
 }
 
 #[test]
@@ -392,14 +370,7 @@ fn identical_payload_is_stored_and_digested_once() {
         Some("f86061c800e640538b67067ad209a674")
     );
     wait_digested(&mut client, project);
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM crashcache.archive WHERE project_id = $1",
-            project
-        ),
-        1
-    );
+    assert_eq!(project_rows(&mut client, "archive", project), 1);
     assert_eq!(
         count(
             &mut client,
@@ -463,22 +434,8 @@ fn ruminate_rebuilds_and_keeps_triage() {
         (issue, "resolved".to_string())
     );
     assert_eq!((row.get::<_, i64>(2), row.get::<_, i64>(3)), (2, 2));
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM crashcache.session WHERE project_id = $1",
-            project
-        ),
-        1
-    );
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM crashcache.transaction WHERE project_id = $1",
-            project
-        ),
-        1
-    );
+    assert_eq!(project_rows(&mut client, "session", project), 1);
+    assert_eq!(project_rows(&mut client, "transaction", project), 1);
 
     // A new event after the issue was resolved reopens it.
     let later = error_event("99999999999999999999999999999999", "total", 3, "c", "dave");
@@ -561,14 +518,7 @@ fn gzip_bomb_costs_only_an_error() {
         (413, "too_large".to_string())
     );
     assert!(row.get::<_, String>(2).contains("1048576"));
-    assert_eq!(
-        count(
-            &mut client,
-            "SELECT count(*) FROM crashcache.archive WHERE project_id = $1",
-            project
-        ),
-        0
-    );
+    assert_eq!(project_rows(&mut client, "archive", project), 0);
 }
 
 #[test]
