@@ -163,6 +163,16 @@ mod tests {
         (Response::from_parts(parts, Body::empty()), json)
     }
 
+    /// Every ingest route, with and without its trailing slash.
+    const INGEST_ROUTES: [&str; 6] = [
+        "/api/1/envelope/",
+        "/api/1/envelope",
+        "/api/1/store/",
+        "/api/1/store",
+        "/api/store/",
+        "/api/store",
+    ];
+
     fn assert_cors(response: &Response) {
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
         assert_eq!(
@@ -174,14 +184,7 @@ mod tests {
     #[tokio::test]
     async fn preflight_on_every_ingest_route() {
         let (state, _) = test_state(&[]);
-        for uri in [
-            "/api/1/envelope/",
-            "/api/1/envelope",
-            "/api/1/store/",
-            "/api/1/store",
-            "/api/store/",
-            "/api/store",
-        ] {
+        for uri in INGEST_ROUTES {
             let request = Request::options(uri)
                 .header("origin", "https://app.example.com")
                 .header("access-control-request-method", "POST")
@@ -267,14 +270,7 @@ mod tests {
     #[tokio::test]
     async fn database_down_is_503_at_once_on_every_route() {
         let (state, _) = test_state(&[]);
-        for uri in [
-            "/api/1/envelope/",
-            "/api/1/envelope",
-            "/api/1/store/",
-            "/api/1/store",
-            "/api/store/",
-            "/api/store",
-        ] {
+        for uri in INGEST_ROUTES {
             let started = Instant::now();
             let (response, body) = send(&state, post(uri, "{}")).await;
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{uri}");
