@@ -1,5 +1,7 @@
-//! How raw payloads are kept: addressed by the SHA-256 of their decoded bytes and stored
-//! zstd-compressed, tagged with a codec number so the format can change without a rewrite.
+//! How raw payloads are kept: content-addressed and zstd-compressed.
+//!
+//! A payload is addressed by the SHA-256 of its decoded bytes and tagged with a codec number,
+//! so that the storage format can change without a rewrite.
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;

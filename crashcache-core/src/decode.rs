@@ -1,5 +1,7 @@
-//! Undoes an HTTP `Content-Encoding` with a hard cap on the decoded size, so that a small
-//! compressed bomb costs an error and not gigabytes of memory. It does not look at the bytes.
+//! Undoes an HTTP `Content-Encoding` under a hard cap on the decoded size.
+//!
+//! The cap makes a small compressed bomb cost an error and not gigabytes of memory. It does not
+//! look at the bytes.
 
 use std::borrow::Cow;
 use std::io::Read;

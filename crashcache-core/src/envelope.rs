@@ -164,28 +164,21 @@ fn skip_blank_lines(mut bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/python/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(path).unwrap()
-    }
+    use crate::test_fixtures::python_envelope;
 
     #[test]
     fn parses_every_captured_envelope() {
         for (name, types) in [
-            ("event.envelope.txt", vec!["event"]),
-            ("attachment.envelope.txt", vec!["event", "attachment"]),
-            ("transaction.envelope.txt", vec!["transaction"]),
-            ("session.envelope.txt", vec!["session"]),
-            ("sessions.envelope.txt", vec!["sessions"]),
-            ("check_in.envelope.txt", vec!["check_in"]),
-            ("client_report.envelope.txt", vec!["client_report"]),
-            ("log.envelope.txt", vec!["log"]),
+            ("event", vec!["event"]),
+            ("attachment", vec!["event", "attachment"]),
+            ("transaction", vec!["transaction"]),
+            ("session", vec!["session"]),
+            ("sessions", vec!["sessions"]),
+            ("check_in", vec!["check_in"]),
+            ("client_report", vec!["client_report"]),
+            ("log", vec!["log"]),
         ] {
-            let bytes = fixture(name);
+            let bytes = python_envelope(name);
             let env = parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
             let got: Vec<_> = env
                 .items
@@ -203,7 +196,7 @@ mod tests {
 
     #[test]
     fn reads_header_event_id() {
-        let bytes = fixture("event.envelope.txt");
+        let bytes = python_envelope("event");
         assert_eq!(
             parse(&bytes).unwrap().event_id().as_deref(),
             Some("f86061c800e640538b67067ad209a674")

@@ -1,5 +1,6 @@
-//! The CPU half of the ingest fast path: decode under limits, inspect, hash and pack one
-//! request body. The SQL half (key check, insert, enqueue) lives in the extension's ingest.sql.
+//! The CPU half of the ingest fast path: decode, inspect, hash and pack one request body.
+//!
+//! The SQL half (key check, insert, enqueue) lives in the extension's ingest.sql.
 
 use thiserror::Error;
 

@@ -1,5 +1,10 @@
-//! Small readers for loosely typed JSON: SDKs send strings, numbers or nothing where a schema
-//! would want one type, and the digest must never fail on that.
+//! Small readers for loosely typed JSON that never fail on an unexpected type.
+//!
+//! SDKs send strings, numbers or nothing where a schema would want one type, and the digest
+//! must not fail on that. Two families: the owned readers ([`string`], [`as_string`],
+//! [`number`], [`integer`]) accept any scalar and are what row columns use; the crate-internal
+//! `str_field` and `truncate_str` borrow and take only real strings, which is what grouping
+//! needs (see `str_field`).
 
 use serde_json::Value;
 
@@ -31,10 +36,28 @@ pub fn as_string(value: &Value, max: usize) -> Option<String> {
 
 /// Cuts a string to at most `max` characters, on a character boundary.
 pub fn truncate(mut text: String, max: usize) -> String {
-    if let Some((at, _)) = text.char_indices().nth(max) {
-        text.truncate(at);
-    }
+    let kept = truncate_str(&text, max).len();
+    text.truncate(kept);
     text
+}
+
+/// [`truncate`] for a borrowed string, so that reading an event does not copy it first.
+pub(crate) fn truncate_str(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => text.get(..at).unwrap_or(text),
+        None => text,
+    }
+}
+
+/// A trimmed, non-empty string at `key`, borrowed. Unlike [`string`] it takes only JSON
+/// strings and cuts nothing: grouping hashes what it reads, and a number where a type name
+/// belongs is not a type name. Accepting it now would also regroup every stored issue.
+pub(crate) fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 /// A number at `key`, accepting numeric strings.
@@ -67,6 +90,17 @@ mod tests {
         assert_eq!(string_at(&v, &["d", "e"], 2).as_deref(), Some("hé"));
         assert_eq!(string(&v, "f", 10), None);
         assert_eq!(string(&v, "missing", 10), None);
+    }
+
+    #[test]
+    fn borrowed_strings_are_strings_only() {
+        let v = json!({"a": "  x  ", "b": " ", "c": 12});
+        assert_eq!(str_field(&v, "a"), Some("x"));
+        assert_eq!(str_field(&v, "b"), None);
+        assert_eq!(str_field(&v, "c"), None);
+        assert_eq!(truncate_str("héllo", 2), "hé");
+        assert_eq!(truncate_str("hé", 5), "hé");
+        assert_eq!(truncate("héllo".to_string(), 2), "hé");
     }
 
     #[test]

@@ -1,11 +1,15 @@
-//! One error event's JSON to the facts the tracker stores about it: the repetitive strings that
-//! go to dimension tables, title, culprit, tags, user, level and time. It never writes anything.
+//! One error event's JSON to the facts the tracker stores about it.
+//!
+//! The repetitive strings that go to dimension tables, title, culprit, tags, user, level and
+//! time. It never writes anything.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::fingerprint::{self, str_field, truncate_chars, Fingerprint};
+use crate::event::{self, MessageForm};
+use crate::fingerprint::{self, Fingerprint};
 use crate::ids;
+use crate::json::{self, str_field, truncate_str};
 use crate::timestamp::{self, EpochMicros};
 
 /// A name with an optional version, for the dimensions that have both (os, runtime, browser, sdk).
@@ -81,7 +85,7 @@ pub fn normalise_event(event: &Value) -> Result<EventFacts, NormaliseError> {
     let tags = parse_tags(event.get("tags"));
     let message = formatted_message(event);
     let transaction = dim(event.get("transaction"), MAX_DIM_CHARS);
-    let outermost = outermost_exception(event);
+    let outermost = event::outermost_exception(event);
     let timestamp = match event.get("timestamp") {
         Some(value) if !value.is_null() => timestamp::parse(Some(value)),
         _ => timestamp::parse(event.get("@timestamp")),
@@ -147,9 +151,9 @@ pub fn parse_tags(value: Option<&Value>) -> Map<String, Value> {
         if key.is_empty() || (tags.len() >= MAX_TAGS && !tags.contains_key(key)) {
             return;
         }
-        let value = truncate_chars(value.trim(), MAX_DIM_CHARS).to_string();
+        let value = truncate_str(value.trim(), MAX_DIM_CHARS).to_string();
         tags.insert(
-            truncate_chars(key, MAX_DIM_CHARS).to_string(),
+            truncate_str(key, MAX_DIM_CHARS).to_string(),
             Value::String(value),
         );
     };
@@ -187,6 +191,8 @@ pub fn parse_tags(value: Option<&Value>) -> Map<String, Value> {
     tags
 }
 
+/// Unlike [`json::as_string`], objects and arrays become their JSON text rather than nothing:
+/// a tag an SDK sent is kept, however odd. Trimming and cutting happen on insertion.
 fn tag_text(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
@@ -197,40 +203,21 @@ fn tag_text(value: &Value) -> Option<String> {
 
 /// The message as a human reads it: formatted when the SDK formatted it.
 pub fn formatted_message(event: &Value) -> Option<String> {
-    let logentry = event.get("logentry");
-    let message = event.get("message");
-    [
-        logentry.and_then(|l| str_field(l, "formatted")),
-        logentry.and_then(|l| str_field(l, "message")),
-        message.and_then(Value::as_str).map(str::trim),
-        message.and_then(|m| str_field(m, "formatted")),
-        message.and_then(|m| str_field(m, "message")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|s| !s.is_empty())
-    .map(|s| truncate_chars(s, MAX_MESSAGE_CHARS).to_string())
+    event::message(event, MessageForm::Formatted)
+        .map(|s| truncate_str(s, MAX_MESSAGE_CHARS).to_string())
 }
 
-/// A dimension value: strings trimmed, numbers and booleans as text, empty means absent.
+/// A dimension value: [`json::as_string`], plus trimming again when the cut lands after a
+/// space. Dimension values are looked up by equality, and `"abc "` must not become a second
+/// row next to `"abc"`; the digest's other columns keep what was sent.
 fn dim(value: Option<&Value>, max: usize) -> Option<String> {
-    let text = match value? {
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => return None,
-    };
-    let text = truncate_chars(&text, max).trim_end();
-    (!text.is_empty()).then(|| text.to_string())
+    json::as_string(value?, max).map(|text| cut(&text, max))
 }
 
-/// The outermost exception (last in Sentry's order) that is a real error, not a wrapper
-/// for a message.
-fn outermost_exception(event: &Value) -> Option<&Value> {
-    fingerprint::exception_list(event)
-        .into_iter()
-        .rev()
-        .find(|e| !fingerprint::is_synthetic(e))
+/// Cuts to `max` characters without leaving whitespace at the end, for text that is shown or
+/// compared (titles, dimension values).
+fn cut(text: &str, max: usize) -> String {
+    truncate_str(text, max).trim_end().to_string()
 }
 
 fn title(exception: Option<&Value>, message: Option<&str>, transaction: Option<&str>) -> String {
@@ -244,6 +231,7 @@ fn title(exception: Option<&Value>, message: Option<&str>, transaction: Option<&
             (None, None) => String::new(),
         }
     });
+    // Bound to a name: as a tail expression the array would outlive `exception_title`.
     let found = [
         exception_title.as_deref(),
         message.map(first_line),
@@ -255,7 +243,7 @@ fn title(exception: Option<&Value>, message: Option<&str>, transaction: Option<&
     .find(|t| !t.is_empty())
     .map_or_else(
         || "<unlabeled event>".to_string(),
-        |t| truncate_chars(t, MAX_TITLE_CHARS).trim_end().to_string(),
+        |t| cut(t, MAX_TITLE_CHARS),
     );
     found
 }
@@ -264,9 +252,8 @@ fn first_line(s: &str) -> &str {
     s.trim().lines().next().unwrap_or("")
 }
 
-/// The event's own culprit, else the transaction, else the most recent in-app frame of the
-/// last exception that has a stack (the most recent frame of any kind if none is in-app).
-/// A synthetic exception's stack counts here: it shows where `captureMessage` was called.
+/// The event's own culprit, else the transaction, else the frame the event crashed in
+/// ([`event::crashing_frame`]), written `module in function` as Sentry shows it.
 fn culprit(event: &Value, transaction: Option<&str>) -> Option<String> {
     if let Some(culprit) = dim(event.get("culprit"), MAX_DIM_CHARS) {
         return Some(culprit);
@@ -274,25 +261,17 @@ fn culprit(event: &Value, transaction: Option<&str>) -> Option<String> {
     if let Some(transaction) = transaction {
         return Some(transaction.to_string());
     }
-    let frames = fingerprint::exception_list(event)
-        .into_iter()
-        .rev()
-        .map(fingerprint::frames_of)
-        .find(|frames| !frames.is_empty())?;
-    let frame = frames
-        .iter()
-        .rev()
-        .find(|f| fingerprint::is_in_app(f))
-        .or_else(|| frames.last())?;
+    let frame = event::crashing_frame(event)?;
     let place = ["module", "filename", "abs_path"]
         .iter()
         .find_map(|key| str_field(frame, key));
+    // Both parts are trimmed and non-empty, so the cut text is too.
     let text = match (place, str_field(frame, "function")) {
         (Some(place), Some(function)) => format!("{place} in {function}"),
         (Some(only), None) | (None, Some(only)) => only.to_string(),
         (None, None) => return None,
     };
-    dim(Some(&Value::String(text)), MAX_DIM_CHARS)
+    Some(cut(&text, MAX_DIM_CHARS))
 }
 
 /// A context by its usual key, else the first context declaring that `type`.
@@ -357,20 +336,15 @@ fn user_key(user: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_fixtures;
     use serde_json::json;
 
-    fn fixture(path: &str) -> Value {
-        let path = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        serde_json::from_str(&text).unwrap()
-    }
-
     fn python(name: &str) -> EventFacts {
-        normalise_event(&fixture(&format!("python/{name}.payload.json"))).unwrap()
+        normalise_event(&test_fixtures::python_event(name)).unwrap()
     }
 
     fn curl(name: &str) -> EventFacts {
-        let request = fixture(&format!("curl/store.{name}.request.json"));
+        let request = test_fixtures::json(&format!("curl/store.{name}.request.json"));
         let body: Value = serde_json::from_str(request["body_text"].as_str().unwrap()).unwrap();
         normalise_event(&body).unwrap()
     }

@@ -1,6 +1,7 @@
-//! What the ingest fast path checks before it stores a payload: that it is framed right, that
-//! no item is over its limit, and which event id to answer with. It parses no item payload
-//! except to find an event id the envelope header does not carry.
+//! What the ingest fast path checks before it stores a payload.
+//!
+//! That it is framed right, that no item is over its limit, and which event id to answer with.
+//! It parses no item payload except to find an event id the envelope header does not carry.
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -179,20 +180,13 @@ fn check_size(item_type: &str, size: usize, limit: usize) -> Result<(), PayloadE
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/python/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(path).unwrap()
-    }
+    use crate::test_fixtures::python_envelope;
 
     #[test]
     fn envelope_answers_with_header_event_id() {
         let got = inspect(
             PayloadKind::Envelope,
-            &fixture("event.envelope.txt"),
+            &python_envelope("event"),
             ItemLimits::default(),
         )
         .unwrap();
@@ -207,7 +201,7 @@ mod tests {
     fn envelope_without_event_has_no_id() {
         let got = inspect(
             PayloadKind::Envelope,
-            &fixture("session.envelope.txt"),
+            &python_envelope("session"),
             ItemLimits::default(),
         )
         .unwrap();

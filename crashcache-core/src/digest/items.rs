@@ -1,17 +1,44 @@
-//! Rows for the envelope items that are not error events: spans, sessions, check-ins, logs,
-//! client reports, feedback and attachments.
+//! Rows for the envelope items that are not error events.
+//!
+//! Transactions and spans, sessions, check-ins, logs, client reports, feedback and
+//! attachments; error events go through [`crate::normalise`].
 
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::envelope::Item;
 use crate::ids;
 use crate::json;
+use crate::normalise::{self, NameVersion};
 use crate::timestamp::{self, EpochMicros};
 
 /// Longest string kept in a dimension-like column.
 const SHORT: usize = 200;
+/// Release names carry version and build metadata, so they get a little more room.
+const RELEASE: usize = 250;
 /// Longest free text kept (span descriptions, log bodies, feedback).
 const LONG: usize = 8192;
+
+/// A performance transaction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransactionRow {
+    pub event_id: String,
+    pub name: Option<String>,
+    pub op: Option<String>,
+    pub status: Option<String>,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub start_us: Option<EpochMicros>,
+    pub end_us: Option<EpochMicros>,
+    pub release: Option<String>,
+    pub environment: Option<String>,
+    pub platform: Option<String>,
+    pub server_name: Option<String>,
+    pub sdk: Option<NameVersion>,
+    pub tags: serde_json::Map<String, Value>,
+    pub user_key: Option<String>,
+    pub span_count: i32,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SpanRow {
@@ -119,13 +146,43 @@ pub struct AttachmentRow {
     pub size: i64,
 }
 
+/// A transaction event: its facts are an event's (release, tags, user, ...), its op, status
+/// and ids come from `contexts.trace`.
+pub fn transaction(tx: &Value, event_id: String) -> Result<TransactionRow, String> {
+    let facts = normalise::normalise_event(tx).map_err(|e| e.to_string())?;
+    let trace = trace_context(tx);
+    let trace_str = |key: &str| trace.and_then(|t| json::string(t, key, SHORT));
+    Ok(TransactionRow {
+        event_id,
+        name: facts.transaction,
+        op: trace_str("op"),
+        status: trace_str("status"),
+        trace_id: trace.and_then(|t| ids::uuid_from_json(t.get("trace_id"))),
+        span_id: trace_str("span_id"),
+        start_us: timestamp::parse(tx.get("start_timestamp")),
+        end_us: facts.timestamp,
+        release: facts.release,
+        environment: facts.environment,
+        platform: facts.platform,
+        server_name: facts.server_name,
+        sdk: facts.sdk,
+        tags: facts.tags,
+        user_key: facts.user_key,
+        span_count: tx
+            .get("spans")
+            .and_then(Value::as_array)
+            .map_or(0, |s| saturating_i32(s.len())),
+    })
+}
+
+fn trace_context(tx: &Value) -> Option<&Value> {
+    tx.get("contexts").and_then(|c| c.get("trace"))
+}
+
 /// The child spans of a transaction event.
 pub fn transaction_spans(tx: &Value, event_id: &str) -> Vec<SpanRow> {
-    let trace_id = tx
-        .get("contexts")
-        .and_then(|c| c.get("trace"))
-        .and_then(|t| ids::uuid_from_json(t.get("trace_id")));
-    spans_of(tx.get("spans"))
+    let trace_id = trace_context(tx).and_then(|t| ids::uuid_from_json(t.get("trace_id")));
+    objects(tx.get("spans"))
         .map(|span| SpanRow {
             trace_id: ids::uuid_from_json(span.get("trace_id")).or_else(|| trace_id.clone()),
             span_id: json::string(span, "span_id", SHORT),
@@ -142,11 +199,7 @@ pub fn transaction_spans(tx: &Value, event_id: &str) -> Vec<SpanRow> {
 
 /// Spans streamed on their own: `{"version": 2, "items": [...]}` (Node 11) or one span object.
 pub fn standalone_spans(item: &Value) -> Vec<SpanRow> {
-    let spans: Vec<&Value> = match item.get("items") {
-        Some(items) => spans_of(Some(items)).collect(),
-        None => vec![item],
-    };
-    spans
+    container_items(item)
         .into_iter()
         .map(|span| SpanRow {
             trace_id: ids::uuid_from_json(span.get("trace_id")),
@@ -164,12 +217,27 @@ pub fn standalone_spans(item: &Value) -> Vec<SpanRow> {
         .collect()
 }
 
-fn spans_of(value: Option<&Value>) -> impl Iterator<Item = &Value> {
+/// The objects of a JSON array; anything else in it, or a non-array, is skipped.
+fn objects(value: Option<&Value>) -> impl Iterator<Item = &Value> {
     value
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter(|s| s.is_object())
+}
+
+/// The records of a streamed item: a container `{"version": 2, "items": [...]}` (current
+/// SDKs) or, from older ones, the item itself as the only record.
+fn container_items(item: &Value) -> Vec<&Value> {
+    match item.get("items") {
+        Some(items) => objects(Some(items)).collect(),
+        None => vec![item],
+    }
+}
+
+/// Counts and indexes for `integer` columns; nothing real comes near the cap.
+fn saturating_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 /// A typed attribute's value: `{"attr": {"value": x, "type": "string"}}` or a bare `{"attr": x}`.
@@ -184,7 +252,7 @@ pub fn session(item: &Value) -> Result<SessionRow, String> {
         .get("sid")
         .and_then(|v| json::as_string(v, SHORT))
         .ok_or("session has no sid")?;
-    let release = json::string(attrs, "release", 250).ok_or("session has no attrs.release")?;
+    let release = json::string(attrs, "release", RELEASE).ok_or("session has no attrs.release")?;
     Ok(SessionRow {
         sid: ids::normalise_uuid(&sid).unwrap_or(sid),
         did: json::string(item, "did", SHORT),
@@ -207,14 +275,14 @@ pub fn session_aggregates(
     item: &Value,
 ) -> Result<Vec<SessionAggregateRow>, String> {
     let attrs = item.get("attrs").unwrap_or(&Value::Null);
-    let release = json::string(attrs, "release", 250).ok_or("sessions has no attrs.release")?;
+    let release = json::string(attrs, "release", RELEASE).ok_or("sessions has no attrs.release")?;
     let environment = json::string(attrs, "environment", SHORT);
     let count = |bucket: &Value, key: &str| json::integer(bucket, key).unwrap_or(0);
-    Ok(spans_of(item.get("aggregates"))
+    Ok(objects(item.get("aggregates"))
         .enumerate()
         .map(|(bucket_index, bucket)| SessionAggregateRow {
-            item_index: i32::try_from(item_index).unwrap_or(i32::MAX),
-            bucket_index: i32::try_from(bucket_index).unwrap_or(i32::MAX),
+            item_index: saturating_i32(item_index),
+            bucket_index: saturating_i32(bucket_index),
             started_us: timestamp::parse(bucket.get("started")),
             did: json::string(bucket, "did", SHORT),
             exited: count(bucket, "exited"),
@@ -236,7 +304,7 @@ pub fn check_in(item: &Value) -> Result<CheckInRow, String> {
             .ok_or("check-in has no monitor_slug")?,
         status: json::string(item, "status", SHORT).ok_or("check-in has no status")?,
         duration: json::number(item, "duration"),
-        release: json::string(item, "release", 250),
+        release: json::string(item, "release", RELEASE),
         environment: json::string(item, "environment", SHORT),
         timestamp_us: timestamp::parse(item.get("timestamp")),
         monitor_config: item
@@ -248,11 +316,7 @@ pub fn check_in(item: &Value) -> Result<CheckInRow, String> {
 
 /// A `log` item: a container `{"items": [...]}` (current SDKs) or a single log record.
 pub fn logs(item: &Value) -> Vec<LogRow> {
-    let records: Vec<&Value> = match item.get("items") {
-        Some(items) => spans_of(Some(items)).collect(),
-        None => vec![item],
-    };
-    records
+    container_items(item)
         .into_iter()
         .map(|log| {
             let attr_str =
@@ -281,7 +345,7 @@ pub fn outcomes(report: &Value) -> Vec<OutcomeRow> {
         .iter()
         .filter(|(_, v)| v.is_array())
         .flat_map(|(outcome, entries)| {
-            spans_of(Some(entries)).map(move |entry| OutcomeRow {
+            objects(Some(entries)).map(move |entry| OutcomeRow {
                 timestamp_us,
                 outcome: outcome.clone(),
                 reason: json::string(entry, "reason", SHORT),
@@ -308,5 +372,17 @@ pub fn feedback(item: &Value, header_event_id: Option<&str>) -> FeedbackRow {
         message: json::string(body, "comments", LONG)
             .or_else(|| json::string(body, "message", LONG)),
         timestamp_us: timestamp::parse(item.get("timestamp")),
+    }
+}
+
+/// An attachment is kept as a row about it; its bytes stay in the archived payload.
+pub fn attachment(item: &Item<'_>, index: usize, header_event_id: Option<&str>) -> AttachmentRow {
+    AttachmentRow {
+        event_id: header_event_id.map(str::to_string),
+        item_index: saturating_i32(index),
+        filename: item.header.filename.clone(),
+        content_type: item.header.content_type.clone(),
+        attachment_type: item.header.attachment_type.clone(),
+        size: i64::try_from(item.payload.len()).unwrap_or(i64::MAX),
     }
 }

@@ -1,8 +1,8 @@
-//! A stored payload to the rows the tracker derives from it, one list per table. Pure: the
-//! extension's digest worker maps these rows to SQL, and `ruminate` can rebuild them at will.
+//! A stored payload to the rows the tracker derives from it, one list per table.
 //!
-//! A payload is digested whole or not at all: if any item is broken the payload goes to the
-//! error queue, so that digesting it again later never half-duplicates it.
+//! Pure: the extension's digest worker maps these rows to SQL, and `ruminate` can rebuild them
+//! at will. A payload is digested whole or not at all: if any item is broken the payload goes
+//! to the error queue, so that digesting it again later never half-duplicates it.
 
 mod items;
 
@@ -11,14 +11,13 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::envelope::{self, EnvelopeError, Item};
-use crate::ids;
-use crate::normalise::{self, EventFacts, NameVersion};
+use crate::normalise::{self, EventFacts};
 use crate::payload::PayloadKind;
-use crate::timestamp::{self, EpochMicros};
+use crate::{ids, json_repair};
 
 pub use items::{
     AttachmentRow, CheckInRow, FeedbackRow, LogRow, OutcomeRow, SessionAggregateRow, SessionRow,
-    SpanRow,
+    SpanRow, TransactionRow,
 };
 
 /// Everything one payload contributes, by destination table.
@@ -38,27 +37,6 @@ pub struct Digest {
     pub skipped: Vec<String>,
 }
 
-/// A performance transaction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TransactionRow {
-    pub event_id: String,
-    pub name: Option<String>,
-    pub op: Option<String>,
-    pub status: Option<String>,
-    pub trace_id: Option<String>,
-    pub span_id: Option<String>,
-    pub start_us: Option<EpochMicros>,
-    pub end_us: Option<EpochMicros>,
-    pub release: Option<String>,
-    pub environment: Option<String>,
-    pub platform: Option<String>,
-    pub server_name: Option<String>,
-    pub sdk: Option<NameVersion>,
-    pub tags: serde_json::Map<String, Value>,
-    pub user_key: Option<String>,
-    pub span_count: i32,
-}
-
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DigestError {
     #[error("malformed envelope: {0}")]
@@ -69,6 +47,16 @@ pub enum DigestError {
         item_type: String,
         reason: String,
     },
+}
+
+impl DigestError {
+    fn item(index: usize, item_type: &str, reason: String) -> Self {
+        Self::Item {
+            index,
+            item_type: item_type.to_string(),
+            reason,
+        }
+    }
 }
 
 /// Splits a decoded payload into rows. `content_hash` names the archive, for making up event
@@ -110,11 +98,7 @@ fn digest_item(
 ) -> Result<(), DigestError> {
     let item_type = item.header.item_type.as_str();
     let json = || parse_json(index, item_type, item.payload);
-    let bad = |reason: String| DigestError::Item {
-        index,
-        item_type: item_type.to_string(),
-        reason,
-    };
+    let bad = |reason: String| DigestError::item(index, item_type, reason);
     match item_type {
         "event" => push_event(out, index, json()?, header_event_id, content_hash)?,
         "transaction" => {
@@ -122,7 +106,7 @@ fn digest_item(
             let event_id = resolve_event_id(&tx, header_event_id, index, content_hash);
             out.spans.extend(items::transaction_spans(&tx, &event_id));
             out.transactions
-                .push(transaction_row(&tx, event_id).map_err(bad)?);
+                .push(items::transaction(&tx, event_id).map_err(bad)?);
         }
         "span" => out.spans.extend(items::standalone_spans(&json()?)),
         "session" => out.sessions.push(items::session(&json()?).map_err(bad)?),
@@ -135,14 +119,9 @@ fn digest_item(
         "user_report" | "feedback" => out
             .feedback
             .push(items::feedback(&json()?, header_event_id)),
-        "attachment" => out.attachments.push(AttachmentRow {
-            event_id: header_event_id.map(str::to_string),
-            item_index: index_i32(index),
-            filename: item.header.filename.clone(),
-            content_type: item.header.content_type.clone(),
-            attachment_type: item.header.attachment_type.clone(),
-            size: i64::try_from(item.payload.len()).unwrap_or(i64::MAX),
-        }),
+        "attachment" => out
+            .attachments
+            .push(items::attachment(item, index, header_event_id)),
         other => out.skipped.push(other.to_string()),
     }
     Ok(())
@@ -155,11 +134,8 @@ fn push_event(
     header_event_id: Option<&str>,
     content_hash: &[u8; 32],
 ) -> Result<(), DigestError> {
-    let mut facts = normalise::normalise_event(&event).map_err(|e| DigestError::Item {
-        index,
-        item_type: "event".into(),
-        reason: e.to_string(),
-    })?;
+    let mut facts = normalise::normalise_event(&event)
+        .map_err(|e| DigestError::item(index, "event", e.to_string()))?;
     facts.event_id = Some(resolve_event_id(
         &event,
         header_event_id,
@@ -189,43 +165,9 @@ fn resolve_event_id(
     ids::event_id_from_hash(&hash)
 }
 
-fn transaction_row(tx: &Value, event_id: String) -> Result<TransactionRow, String> {
-    let facts = normalise::normalise_event(tx).map_err(|e| e.to_string())?;
-    let trace = tx.get("contexts").and_then(|c| c.get("trace"));
-    let trace_str = |key: &str| trace.and_then(|t| crate::json::string(t, key, 200));
-    Ok(TransactionRow {
-        event_id,
-        name: facts.transaction,
-        op: trace_str("op"),
-        status: trace_str("status"),
-        trace_id: trace.and_then(|t| ids::uuid_from_json(t.get("trace_id"))),
-        span_id: trace_str("span_id"),
-        start_us: timestamp::parse(tx.get("start_timestamp")),
-        end_us: facts.timestamp,
-        release: facts.release,
-        environment: facts.environment,
-        platform: facts.platform,
-        server_name: facts.server_name,
-        sdk: facts.sdk,
-        tags: facts.tags,
-        user_key: facts.user_key,
-        span_count: tx
-            .get("spans")
-            .and_then(Value::as_array)
-            .map_or(0, |s| i32::try_from(s.len()).unwrap_or(i32::MAX)),
-    })
-}
-
 fn parse_json(index: usize, item_type: &str, payload: &[u8]) -> Result<Value, DigestError> {
-    serde_json::from_slice(payload).map_err(|e| DigestError::Item {
-        index,
-        item_type: item_type.to_string(),
-        reason: format!("not valid JSON: {e}"),
-    })
-}
-
-fn index_i32(index: usize) -> i32 {
-    i32::try_from(index).unwrap_or(i32::MAX)
+    json_repair::parse(payload)
+        .map_err(|e| DigestError::item(index, item_type, format!("not valid JSON: {e}")))
 }
 
 #[cfg(test)]

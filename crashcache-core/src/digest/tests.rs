@@ -1,1 +1,380 @@
+//! Tests of [`digest`](super::digest) on the captured Python envelopes.
+//!
+//! Every item type becomes its row, and a payload with one broken item is refused whole.
 
+use super::*;
+use crate::archive;
+use crate::test_fixtures::python_envelope;
+
+/// 07:14:00Z on the day the Python captures were made, in epoch microseconds.
+const CAPTURE_MINUTE_US: i64 = 1_795_331_640_000_000;
+
+fn digest_envelope(body: &[u8]) -> Result<Digest, DigestError> {
+    digest(PayloadKind::Envelope, body, &archive::content_hash(body))
+}
+
+/// Digests a captured Python envelope, e.g. `capture("session")`.
+fn capture(name: &str) -> Digest {
+    digest_envelope(&python_envelope(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// How many rows each table got, in `Digest`'s field order, plus the skipped items.
+fn row_counts(d: &Digest) -> [usize; 11] {
+    [
+        d.events.len(),
+        d.transactions.len(),
+        d.spans.len(),
+        d.sessions.len(),
+        d.session_aggregates.len(),
+        d.check_ins.len(),
+        d.logs.len(),
+        d.attachments.len(),
+        d.outcomes.len(),
+        d.feedback.len(),
+        d.skipped.len(),
+    ]
+}
+
+#[test]
+fn event_becomes_event_facts() {
+    let d = capture("event");
+    assert_eq!(row_counts(&d), [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let event = &d.events[0];
+    assert_eq!(
+        event.event_id.as_deref(),
+        Some("f86061c800e640538b67067ad209a674")
+    );
+    assert_eq!(
+        event.title,
+        "ValueError: invalid literal for int() with base 10: 'not-a-number'"
+    );
+    assert_eq!(event.exception_type.as_deref(), Some("ValueError"));
+    assert_eq!(event.level, "error");
+    assert_eq!(event.environment.as_deref(), Some("harness"));
+    assert_eq!(event.fingerprint.method, "stacktrace");
+}
+
+#[test]
+fn transaction_becomes_a_transaction_and_its_spans() {
+    let d = capture("transaction");
+    assert_eq!(row_counts(&d), [0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let tx = &d.transactions[0];
+    assert_eq!(tx.event_id, "d084f788eddf47b5b34de1d1c727ddd8");
+    assert_eq!(
+        tx.name.as_deref(),
+        Some("harness-transaction capture-python-1")
+    );
+    assert_eq!(tx.op.as_deref(), Some("harness.run"));
+    assert_eq!(
+        tx.trace_id.as_deref(),
+        Some("4cfdadfcea814732ab5bc66a8842708e")
+    );
+    assert_eq!(tx.span_id.as_deref(), Some("bc3acbeee300d0dc"));
+    assert_eq!(tx.start_us, Some(CAPTURE_MINUTE_US + 612_624));
+    assert_eq!(tx.end_us, Some(CAPTURE_MINUTE_US + 619_383));
+    assert_eq!(tx.span_count, 2);
+    assert_eq!(
+        tx.tags.get("harness_case").and_then(Value::as_str),
+        Some("transaction")
+    );
+
+    let descriptions: Vec<_> = d.spans.iter().map(|s| s.description.as_deref()).collect();
+    assert_eq!(descriptions, [Some("step one"), Some("step two")]);
+    for span in &d.spans {
+        assert_eq!(span.op.as_deref(), Some("harness.step"));
+        assert_eq!(
+            span.transaction_event_id.as_deref(),
+            Some(tx.event_id.as_str())
+        );
+        assert_eq!(span.trace_id, tx.trace_id);
+        assert_eq!(span.parent_span_id.as_deref(), Some("bc3acbeee300d0dc"));
+    }
+    assert_eq!(d.spans[0].start_us, Some(CAPTURE_MINUTE_US + 618_520));
+    assert_eq!(d.spans[0].end_us, Some(CAPTURE_MINUTE_US + 618_812));
+}
+
+#[test]
+fn session_update_becomes_a_session_row() {
+    let d = capture("session");
+    assert_eq!(row_counts(&d), [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        d.sessions[0],
+        SessionRow {
+            sid: "c0ceb072494f460e9b975db37a787b5f".into(),
+            did: Some("harness-capture-python-1".into()),
+            seq: 0,
+            init: true,
+            started_us: Some(CAPTURE_MINUTE_US + 594_885),
+            timestamp_us: Some(CAPTURE_MINUTE_US + 626_893),
+            duration: None,
+            status: "exited".into(),
+            errors: 2,
+            release: "sdkharness-python@1.0.0+capture-python-1".into(),
+            environment: Some("harness".into()),
+            ip_address: Some("127.0.0.1".into()),
+            user_agent: None,
+        }
+    );
+}
+
+#[test]
+fn sessions_item_becomes_aggregate_rows() {
+    let d = capture("sessions");
+    assert_eq!(row_counts(&d), [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        d.session_aggregates[0],
+        SessionAggregateRow {
+            item_index: 0,
+            bucket_index: 0,
+            started_us: Some(CAPTURE_MINUTE_US + 180_000_000),
+            did: None,
+            exited: 3,
+            errored: 0,
+            abnormal: 0,
+            crashed: 1,
+            release: "probe-request-sessions@1".into(),
+            environment: Some("harness".into()),
+        }
+    );
+}
+
+#[test]
+fn check_in_becomes_a_check_in_row() {
+    let d = capture("check_in");
+    assert_eq!(row_counts(&d), [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]);
+    let check_in = &d.check_ins[0];
+    assert_eq!(check_in.check_in_id, "182adfbb4acc4eb1bdc4be07a0565d3f");
+    assert_eq!(check_in.monitor_slug, "harness-capture-python-1");
+    assert_eq!(check_in.status, "ok");
+    assert_eq!(check_in.duration, Some(0.1));
+    assert_eq!(check_in.environment.as_deref(), Some("harness"));
+    assert_eq!(check_in.timestamp_us, Some(CAPTURE_MINUTE_US + 620_304));
+    assert_eq!(check_in.monitor_config, None);
+}
+
+#[test]
+fn log_container_becomes_log_rows() {
+    let d = capture("log");
+    assert_eq!(row_counts(&d), [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+    let log = &d.logs[0];
+    assert_eq!(log.timestamp_us, Some(CAPTURE_MINUTE_US + 620_682));
+    assert_eq!(log.level.as_deref(), Some("info"));
+    // Only in the attributes: `sentry.severity_number`.
+    assert_eq!(log.severity_number, Some(9));
+    assert_eq!(log.body.as_deref(), Some("harness log capture-python-1"));
+    assert_eq!(
+        log.trace_id.as_deref(),
+        Some("634f6e3659b54e259a94224d0c7139fa")
+    );
+    assert_eq!(
+        log.release.as_deref(),
+        Some("sdkharness-python@1.0.0+capture-python-1")
+    );
+    assert_eq!(log.environment.as_deref(), Some("harness"));
+    let attributes = log.attributes.as_ref().unwrap();
+    assert_eq!(attributes["harness_run"]["value"], "capture-python-1");
+}
+
+#[test]
+fn client_report_becomes_outcome_rows() {
+    let d = capture("client_report");
+    assert_eq!(row_counts(&d), [0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0]);
+    for outcome in &d.outcomes {
+        assert_eq!(outcome.outcome, "discarded_events");
+        assert_eq!(outcome.reason.as_deref(), Some("network_error"));
+        assert_eq!(outcome.timestamp_us, Some(1_795_331_739_294_910));
+    }
+    let attachment = d
+        .outcomes
+        .iter()
+        .find(|o| o.category.as_deref() == Some("attachment"))
+        .unwrap();
+    assert_eq!(attachment.quantity, 44);
+    let total: i64 = d.outcomes.iter().map(|o| o.quantity).sum();
+    assert_eq!(total, 4 + 44 + 3 + 1 + 1 + 1 + 976 + 1);
+}
+
+#[test]
+fn attachment_becomes_a_row_next_to_its_event() {
+    let d = capture("attachment");
+    assert_eq!(row_counts(&d), [1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+    let id = "0ea523322fb04b5aae5367d813478ac1";
+    assert_eq!(d.events[0].event_id.as_deref(), Some(id));
+    assert_eq!(d.events[0].title, "ZeroDivisionError: division by zero");
+    assert_eq!(
+        d.attachments[0],
+        AttachmentRow {
+            event_id: Some(id.into()),
+            item_index: 1,
+            filename: Some("harness-capture-python-1.txt".into()),
+            content_type: Some("text/plain".into()),
+            attachment_type: None,
+            size: 44,
+        }
+    );
+}
+
+#[test]
+fn store_event_without_id_gets_one_from_the_hash() {
+    let body = br#"{"@timestamp":"2026-11-22T07:15:22.455Z","message":"disk full"}"#;
+    let hash = archive::content_hash(body);
+    let d = digest(PayloadKind::Store, body, &hash).unwrap();
+    assert_eq!(row_counts(&d), [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(d.events[0].event_id, Some(ids::event_id_from_hash(&hash)));
+    assert_eq!(
+        d.events[0].event_id.as_deref(),
+        Some(hex::encode(&hash[..16]).as_str())
+    );
+    assert_eq!(d.events[0].title, "disk full");
+
+    // The store payload's own id wins.
+    let body = br#"{"event_id":"9EC79C33EC9942AB8353589FCB2E04DC","message":"x"}"#;
+    let d = digest(PayloadKind::Store, body, &archive::content_hash(body)).unwrap();
+    assert_eq!(
+        d.events[0].event_id.as_deref(),
+        Some("9ec79c33ec9942ab8353589fcb2e04dc")
+    );
+}
+
+#[test]
+fn events_without_ids_in_one_envelope_get_distinct_ids() {
+    let body = b"{}\n{\"type\":\"event\"}\n{\"message\":\"a\"}\n{\"type\":\"event\"}\n{\"message\":\"b\"}\n";
+    let d = digest_envelope(body).unwrap();
+    let ids: Vec<_> = d
+        .events
+        .iter()
+        .map(|e| e.event_id.clone().unwrap())
+        .collect();
+    assert_eq!(
+        ids[0],
+        ids::event_id_from_hash(&archive::content_hash(body))
+    );
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[test]
+fn unknown_item_types_are_skipped() {
+    let body = b"{}\n{\"type\":\"replay_video\",\"length\":3}\nabc\n{\"type\":\"session\"}\n{\"sid\":\"s1\",\"attrs\":{\"release\":\"r@1\"}}\n";
+    let d = digest_envelope(body).unwrap();
+    assert_eq!(d.skipped, ["replay_video"]);
+    assert_eq!(row_counts(&d), [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1]);
+    // A sid that is not a UUID is kept as sent; the status defaults to ok.
+    assert_eq!(
+        (d.sessions[0].sid.as_str(), d.sessions[0].status.as_str()),
+        ("s1", "ok")
+    );
+}
+
+#[test]
+fn a_broken_item_fails_the_whole_payload() {
+    let body =
+        b"{}\n{\"type\":\"event\"}\n{\"message\":\"fine\"}\n{\"type\":\"session\"}\n{\"sid\":\n";
+    match digest_envelope(body) {
+        Err(DigestError::Item {
+            index,
+            item_type,
+            reason,
+        }) => {
+            assert_eq!((index, item_type.as_str()), (1, "session"));
+            assert!(reason.starts_with("not valid JSON"), "{reason}");
+        }
+        other => panic!("expected an item error, got {other:?}"),
+    }
+    // Valid JSON that misses what the row needs is an item error too.
+    let body = b"{}\n{\"type\":\"check_in\"}\n{\"status\":\"ok\"}\n";
+    assert!(matches!(
+        digest_envelope(body),
+        Err(DigestError::Item { index: 0, .. })
+    ));
+    // Broken framing is an envelope error.
+    assert!(matches!(
+        digest_envelope(b"{}\n{\"type\":\"event\",\"length\":99}\n{}"),
+        Err(DigestError::Envelope(_))
+    ));
+    assert!(matches!(
+        digest(PayloadKind::Store, b"{\"message\":", &[0; 32]),
+        Err(DigestError::Item { index: 0, .. })
+    ));
+}
+
+#[test]
+fn node_span_v2_item_becomes_a_span() {
+    let body = br#"{"sent_at":"2026-11-22T07:15:39.295Z"}
+{"type":"span","item_count":1,"content_type":"application/vnd.sentry.items.span.v2+json"}
+{"version":2,"items":[{"trace_id":"9ec79c33ec9942ab8353589fcb2e04dc","span_id":"a1b2c3d4e5f60718","name":"GET /x","start_timestamp":1795331640.1,"end_timestamp":1795331640.2,"status":"ok","attributes":{"sentry.op":{"value":"http.server","type":"string"}}}]}
+"#;
+    let d = digest_envelope(body).unwrap();
+    assert_eq!(row_counts(&d), [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        d.spans[0],
+        SpanRow {
+            trace_id: Some("9ec79c33ec9942ab8353589fcb2e04dc".into()),
+            span_id: Some("a1b2c3d4e5f60718".into()),
+            parent_span_id: None,
+            transaction_event_id: None,
+            op: Some("http.server".into()),
+            description: Some("GET /x".into()),
+            status: Some("ok".into()),
+            start_us: Some(CAPTURE_MINUTE_US + 100_000),
+            end_us: Some(CAPTURE_MINUTE_US + 200_000),
+        }
+    );
+}
+
+#[test]
+fn user_report_becomes_feedback() {
+    let body = br#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}
+{"type":"user_report"}
+{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","name":"Ann","email":"ann@example.com","comments":"It broke."}
+"#;
+    let d = digest_envelope(body).unwrap();
+    assert_eq!(row_counts(&d), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+    assert_eq!(
+        d.feedback[0],
+        FeedbackRow {
+            event_id: Some("9ec79c33ec9942ab8353589fcb2e04dc".into()),
+            name: Some("Ann".into()),
+            email: Some("ann@example.com".into()),
+            message: Some("It broke.".into()),
+            timestamp_us: None,
+        }
+    );
+}
+
+#[test]
+fn rows_serialise_with_the_names_sql_reads() {
+    let d = capture("attachment");
+    let value = serde_json::to_value(&d).unwrap();
+    let keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for table in [
+        "events",
+        "transactions",
+        "spans",
+        "sessions",
+        "session_aggregates",
+        "check_ins",
+        "logs",
+        "attachments",
+        "outcomes",
+        "feedback",
+        "skipped",
+    ] {
+        assert!(keys.contains(&table), "{table}");
+    }
+    let attachment = &value["attachments"][0];
+    for column in [
+        "event_id",
+        "item_index",
+        "filename",
+        "content_type",
+        "attachment_type",
+        "size",
+    ] {
+        assert!(attachment.get(column).is_some(), "{column}");
+    }
+}
