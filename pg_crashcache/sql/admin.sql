@@ -142,7 +142,7 @@ $$;
 -- back from the archive.
 CREATE FUNCTION crashcache.event_json(project_id int, event_id uuid)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT convert_from(i.payload, 'UTF8')::jsonb
+    SELECT crashcache.item_json(i.payload)
     FROM crashcache.event e
     JOIN crashcache.archive a ON a.id = e.archive_id
     CROSS JOIN LATERAL crashcache.payload_items(crashcache.unpack(a.codec, a.body), a.kind) i

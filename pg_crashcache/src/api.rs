@@ -1,6 +1,8 @@
 //! The SQL functions written in Rust: each converts its arguments and calls the pure core.
 
-use crashcache_core::{archive, digest, envelope, fingerprint, ingest, normalise, payload};
+use crashcache_core::{
+    archive, digest, envelope, fingerprint, ingest, json_repair, normalise, payload,
+};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -142,8 +144,25 @@ fn unpack(codec: i16, stored: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A payload item's JSON, repaired the way the digest repairs it (see `json_repair`), so
+/// that whatever was digested can be read back as `jsonb`.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn item_json(payload: &[u8]) -> JsonB {
+    match json_repair::parse(payload) {
+        Ok(mut value) => {
+            json_repair::replace_nul(&mut value);
+            JsonB(value)
+        }
+        Err(e) => error!("not valid JSON: {e}"),
+    }
+}
+
+/// `value` as JSON that PostgreSQL accepts (no U+0000).
 fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or_else(|e| error!("cannot serialise result: {e}"))
+    let mut json =
+        serde_json::to_value(value).unwrap_or_else(|e| error!("cannot serialise result: {e}"));
+    json_repair::replace_nul(&mut json);
+    json
 }
 
 /// The items of a decoded payload: type, header and bytes. A store payload is one `event`.

@@ -30,7 +30,13 @@ extension_sql_file!("../sql/digest.sql", name = "digest", requires = ["schema"])
 extension_sql_file!(
     "../sql/admin.sql",
     name = "admin",
-    requires = ["digest", api::worker_stats, api::unpack, api::payload_items]
+    requires = [
+        "digest",
+        api::worker_stats,
+        api::unpack,
+        api::payload_items,
+        api::item_json
+    ]
 );
 extension_sql_file!(
     "../sql/views.sql",

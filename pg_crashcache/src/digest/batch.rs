@@ -3,7 +3,7 @@
 //! never sleeps.
 
 use crashcache_core::digest::{self, Digest};
-use crashcache_core::{archive, payload::PayloadKind};
+use crashcache_core::{archive, json_repair, payload::PayloadKind};
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
 use serde::Serialize;
@@ -49,8 +49,11 @@ pub fn run(limit: i32, only: Option<i64>) -> Result<BatchOutcome, spi::Error> {
             claimed: results.len(),
             failed: results.iter().filter(|r| r.error.is_some()).count(),
         };
-        let doc = serde_json::to_string(&results)
-            .unwrap_or_else(|e| error!("cannot serialise digest batch: {e}"));
+        // PostgreSQL's text and jsonb refuse U+0000, which events may carry.
+        let doc = json_repair::replace_nul_escapes(
+            serde_json::to_string(&results)
+                .unwrap_or_else(|e| error!("cannot serialise digest batch: {e}")),
+        );
         client.update(
             "SELECT crashcache._store_digest($1::json)",
             None,
