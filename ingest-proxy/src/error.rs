@@ -41,6 +41,8 @@ pub enum ProxyError {
     PayloadTooLarge {
         /// `MAX_COMPRESSED_PAYLOAD_BYTES`.
         limit: u64,
+        /// The rest of the body was not read: the answer says `Connection: close`.
+        closes_connection: bool,
     },
     /// 4xx: `crashcache.ingest` refused the payload (bad key, too large, undecodable, …).
     #[error("{detail}")]
@@ -135,6 +137,16 @@ impl IntoResponse for ProxyError {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(X_SENTRY_ERROR, header_text(&detail));
+        if let ProxyError::PayloadTooLarge {
+            closes_connection: true,
+            ..
+        } = &self
+        {
+            headers.insert(
+                axum::http::header::CONNECTION,
+                HeaderValue::from_static("close"),
+            );
+        }
         if let ProxyError::RateLimited(limited) = &self {
             headers.insert(
                 axum::http::header::RETRY_AFTER,
@@ -211,7 +223,11 @@ mod tests {
         assert_eq!(body["causes"], serde_json::json!([]));
         assert_eq!(headers[X_SENTRY_ERROR], "unknown or revoked public key");
 
-        let (status, _, body, _) = answer(ProxyError::PayloadTooLarge { limit: 1024 }).await;
+        let (status, _, body, _) = answer(ProxyError::PayloadTooLarge {
+            limit: 1024,
+            closes_connection: false,
+        })
+        .await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(body["detail"].as_str().unwrap().contains("1024"));
 

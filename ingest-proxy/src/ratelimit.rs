@@ -5,6 +5,11 @@
 //! when every bucket that applies to it has a token, and only then are tokens taken, so a
 //! request refused by one limit does not use up another. The clock is a parameter, so tests
 //! drive time by hand.
+//!
+//! The per-project bucket is keyed by the project's id whatever the route, and only requests
+//! the database accepted take from it: the proxy cannot tell a good key from a bad one, and
+//! a flood of wrong keys must not lock a project's real senders out. On `/api/store/` the
+//! project comes from a key → project table learned from accepted requests.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -31,7 +36,7 @@ pub struct Limits {
     pub global_per_second: f64,
     /// Requests from one client address.
     pub per_ip_per_second: f64,
-    /// Requests for one project (from the path, else the public key).
+    /// Accepted requests for one project.
     pub per_project_per_second: f64,
     /// Bucket capacity as a multiple of the per-second rate.
     pub burst_multiplier: f64,
@@ -91,15 +96,6 @@ impl RateLimited {
     }
 }
 
-/// Whose project a request is for.
-#[derive(Debug, Clone, Copy)]
-pub enum ProjectRef<'a> {
-    /// The project id from the path.
-    Id(i32),
-    /// The public key, when the path has no project id (`/api/store/`).
-    Key(&'a str),
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Rate {
     per_second: f64,
@@ -142,6 +138,12 @@ impl Bucket {
         } else {
             (1.0 - self.tokens) / rate.per_second
         }
+    }
+
+    /// Takes one token after the fact: the bucket may go into debt (at most a full bucket),
+    /// which requests that were admitted together pay back by waiting.
+    fn charge(&mut self, rate: Rate) {
+        self.tokens = (self.tokens - 1.0).max(-rate.capacity);
     }
 
     fn is_full_at(&self, rate: Rate, now: Instant) -> bool {
@@ -200,8 +202,9 @@ impl<K: Hash + Eq> Table<K> {
 struct State {
     global: Bucket,
     ips: Table<IpAddr>,
-    project_ids: Table<i32>,
-    project_keys: Table<String>,
+    projects: Table<i32>,
+    /// Which project a public key was accepted for, for routes without a project id.
+    key_projects: HashMap<String, i32>,
 }
 
 /// The proxy's rate limiter; cheap to share behind an `Arc`.
@@ -228,8 +231,8 @@ impl RateLimiter {
                     updated: now,
                 },
                 ips: Table::new(now),
-                project_ids: Table::new(now),
-                project_keys: Table::new(now),
+                projects: Table::new(now),
+                key_projects: HashMap::new(),
             }),
         }
     }
@@ -239,22 +242,27 @@ impl RateLimiter {
         self.global.is_none() && self.per_ip.is_none() && self.per_project.is_none()
     }
 
-    /// Admits one request at `now` (taking a token from every bucket that applies) or says
-    /// which limit refuses it. An unknown IP or project applies no limit of its own.
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A poisoned lock only means another request panicked mid-update; buckets stay usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Admits one request at `now` (taking a token from the global and the IP bucket) or says
+    /// which limit refuses it. `project` is the project the request names or was last
+    /// accepted for: its bucket must have a token, which `accepted` takes. An unknown IP or
+    /// project applies no limit of its own.
     pub fn check(
         &self,
         now: Instant,
         ip: Option<IpAddr>,
-        project: Option<ProjectRef<'_>>,
+        project: Option<i32>,
     ) -> Result<(), RateLimited> {
         if self.is_off() {
             return Ok(());
         }
-        // A poisoned lock only means another request panicked mid-update; buckets stay usable.
-        let mut guard = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self.lock();
         let state = &mut *guard;
 
         let mut applicable: Vec<(Scope, Rate, &mut Bucket)> = Vec::with_capacity(3);
@@ -267,23 +275,19 @@ impl RateLimiter {
                 applicable.push((Scope::Ip, rate, bucket));
             }
         }
-        if let (Some(rate), Some(project)) = (self.per_project, project) {
-            let bucket = match project {
-                ProjectRef::Id(id) => state.project_ids.bucket(&id, rate, now),
-                ProjectRef::Key(key) => {
-                    state
-                        .project_keys
-                        .bucket(truncate(key, MAX_KEY_LEN), rate, now)
-                }
-            };
-            if let Some(bucket) = bucket {
-                applicable.push((Scope::Project, rate, bucket));
-            }
+        let mut project_bucket = None;
+        if let (Some(rate), Some(id)) = (self.per_project, project) {
+            project_bucket = state.projects.bucket(&id, rate, now).map(|b| (rate, b));
         }
 
         let refusal = applicable
             .iter()
             .map(|(scope, rate, bucket)| (*scope, bucket.wait(*rate)))
+            .chain(
+                project_bucket
+                    .iter()
+                    .map(|(rate, bucket)| (Scope::Project, bucket.wait(*rate))),
+            )
             .filter(|(_, wait)| *wait > 0.0)
             .max_by(|a, b| a.1.total_cmp(&b.1));
         if let Some((scope, wait)) = refusal {
@@ -296,6 +300,36 @@ impl RateLimiter {
             bucket.tokens -= 1.0;
         }
         Ok(())
+    }
+
+    /// The project `public_key` was last accepted for, if any.
+    pub fn project_of_key(&self, public_key: &str) -> Option<i32> {
+        self.per_project?;
+        let state = self.lock();
+        state
+            .key_projects
+            .get(truncate(public_key, MAX_KEY_LEN))
+            .copied()
+    }
+
+    /// Counts a request the database accepted against its project's limit, and remembers
+    /// which project its key belongs to.
+    pub fn accepted(&self, now: Instant, public_key: Option<&str>, project_id: i32) {
+        let Some(rate) = self.per_project else {
+            return;
+        };
+        let mut state = self.lock();
+        if let Some(bucket) = state.projects.bucket(&project_id, rate, now) {
+            bucket.charge(rate);
+        }
+        if let Some(key) = public_key.map(|key| truncate(key, MAX_KEY_LEN)) {
+            if state.key_projects.get(key) != Some(&project_id) {
+                if state.key_projects.len() >= MAX_TRACKED {
+                    state.key_projects.clear();
+                }
+                state.key_projects.insert(key.to_owned(), project_id);
+            }
+        }
     }
 }
 
@@ -313,7 +347,7 @@ fn truncate(text: &str, max: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::{Limits, ProjectRef, RateLimited, RateLimiter, Scope, MAX_TRACKED};
+    use super::{Limits, RateLimited, RateLimiter, Scope, MAX_TRACKED};
     use std::net::{IpAddr, Ipv4Addr};
     use std::time::{Duration, Instant};
 
@@ -336,7 +370,7 @@ mod tests {
         let limiter = RateLimiter::new(limits(0.0, 0.0, 0.0, 2.0), t0);
         assert!(limiter.is_off());
         for _ in 0..10_000 {
-            assert_eq!(limiter.check(t0, ip(1), Some(ProjectRef::Id(1))), Ok(()));
+            assert_eq!(limiter.check(t0, ip(1), Some(1)), Ok(()));
         }
     }
 
@@ -384,28 +418,42 @@ mod tests {
     fn ips_and_projects_have_their_own_buckets() {
         let t0 = Instant::now();
         let limiter = RateLimiter::new(limits(0.0, 1.0, 1.0, 1.0), t0);
-        assert_eq!(limiter.check(t0, ip(1), Some(ProjectRef::Id(1))), Ok(()));
+        assert_eq!(limiter.check(t0, ip(1), Some(1)), Ok(()));
+        limiter.accepted(t0, Some("k"), 1);
         assert_eq!(
-            limiter
-                .check(t0, ip(1), Some(ProjectRef::Id(2)))
-                .unwrap_err()
-                .scope,
+            limiter.check(t0, ip(1), Some(2)).unwrap_err().scope,
             Scope::Ip
         );
         assert_eq!(
-            limiter
-                .check(t0, ip(2), Some(ProjectRef::Id(1)))
-                .unwrap_err()
-                .scope,
+            limiter.check(t0, ip(2), Some(1)).unwrap_err().scope,
             Scope::Project
         );
-        assert_eq!(limiter.check(t0, ip(2), Some(ProjectRef::Id(2))), Ok(()));
-        assert_eq!(limiter.check(t0, ip(3), Some(ProjectRef::Key("k"))), Ok(()));
-        assert!(limiter
-            .check(t0, ip(4), Some(ProjectRef::Key("k")))
-            .is_err());
+        assert_eq!(limiter.check(t0, ip(2), Some(2)), Ok(()));
         // Nothing to key on: only the global limit (off) applies.
         assert_eq!(limiter.check(t0, None, None), Ok(()));
+    }
+
+    #[test]
+    fn only_accepted_requests_use_up_a_project() {
+        let t0 = Instant::now();
+        let limiter = RateLimiter::new(limits(0.0, 0.0, 1.0, 2.0), t0);
+        // Refused by the database (a wrong key): admitted again and again.
+        for _ in 0..10 {
+            assert_eq!(limiter.check(t0, None, Some(1)), Ok(()));
+        }
+        limiter.accepted(t0, Some("good"), 1);
+        limiter.accepted(t0, Some("good"), 1);
+        assert_eq!(
+            limiter.check(t0, None, Some(1)).unwrap_err().scope,
+            Scope::Project
+        );
+        // The key now leads to the same bucket on routes without a project id.
+        assert_eq!(limiter.project_of_key("good"), Some(1));
+        assert_eq!(limiter.project_of_key("other"), None);
+        // Requests admitted together go into debt, paid back by waiting.
+        limiter.accepted(t0, Some("good"), 1);
+        let refused = limiter.check(t0, None, Some(1)).unwrap_err();
+        assert_eq!(refused.retry_after_secs, 2);
     }
 
     #[test]
@@ -442,28 +490,23 @@ mod tests {
         let t0 = Instant::now();
         let limiter = RateLimiter::new(limits(0.0, 0.0, 1.0, 1.0), t0);
         for id in 0..(MAX_TRACKED as i32 + 10) {
-            assert_eq!(limiter.check(t0, None, Some(ProjectRef::Id(id))), Ok(()));
+            limiter.accepted(t0, Some(&format!("key{id}")), id);
         }
-        assert_eq!(
-            limiter.state.lock().unwrap().project_ids.buckets.len(),
-            MAX_TRACKED
-        );
+        let state = limiter.state.lock().unwrap();
+        assert_eq!(state.projects.buckets.len(), MAX_TRACKED);
+        assert!(state.key_projects.len() <= MAX_TRACKED);
+        drop(state);
         // Tracked ones are still limited.
-        assert!(limiter.check(t0, None, Some(ProjectRef::Id(0))).is_err());
+        assert!(limiter.check(t0, None, Some(0)).is_err());
     }
 
     #[test]
-    fn long_keys_share_a_bounded_bucket() {
+    fn long_keys_are_cut() {
         let t0 = Instant::now();
         let limiter = RateLimiter::new(limits(0.0, 0.0, 1.0, 1.0), t0);
         let long = "k".repeat(1000);
-        assert_eq!(
-            limiter.check(t0, None, Some(ProjectRef::Key(&long))),
-            Ok(())
-        );
-        assert!(limiter
-            .check(t0, None, Some(ProjectRef::Key(&long[..70])))
-            .is_err());
+        limiter.accepted(t0, Some(&long), 3);
+        assert_eq!(limiter.project_of_key(&long[..70]), Some(3));
         assert_eq!(super::truncate("aé", 2), "a");
     }
 

@@ -26,7 +26,6 @@ use crate::app::AppState;
 use crate::auth;
 use crate::db::{self, IngestCall, IngestOutcome, Kind};
 use crate::error::ProxyError;
-use crate::ratelimit::ProjectRef;
 
 /// Headers a browser may send cross-origin; requested extras are allowed too.
 const ALLOWED_HEADERS: &str =
@@ -35,6 +34,10 @@ const ALLOWED_HEADERS: &str =
 const PREFLIGHT_MAX_AGE_SECS: &str = "86400";
 /// The body buffer grows as data arrives; a claimed Content-Length reserves at most this.
 const PREALLOCATE_AT_MOST: usize = 1024 * 1024;
+/// How much of an oversized body is read and dropped so that the client sees the 413.
+const DRAIN_AT_MOST: usize = 64 * 1024 * 1024;
+/// How long draining an oversized body may take.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What ingest did with a request, for the request log.
 #[derive(Debug, Clone)]
@@ -84,12 +87,16 @@ fn content_encoding(headers: &HeaderMap) -> Option<String> {
 /// once for a Content-Length over it, else before buffering the byte that crosses it.
 async fn read_body(headers: &HeaderMap, mut body: Body, limit: u32) -> Result<Vec<u8>, ProxyError> {
     let limit = limit as usize;
-    let too_large = || ProxyError::PayloadTooLarge {
-        limit: limit as u64,
-    };
     let declared = header_str(headers, CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(too_large());
+    match declared {
+        Some(length) if length > DRAIN_AT_MOST as u64 => {
+            return Err(ProxyError::PayloadTooLarge {
+                limit: limit as u64,
+                closes_connection: true,
+            })
+        }
+        Some(length) if length > limit as u64 => return Err(refuse_oversized(body, limit).await),
+        _ => {}
     }
     let reserve = declared
         .map_or(0, |length| length as usize)
@@ -99,12 +106,38 @@ async fn read_body(headers: &HeaderMap, mut body: Body, limit: u32) -> Result<Ve
         let frame = frame.map_err(|err| ProxyError::BodyRead(err.to_string()))?;
         if let Ok(data) = frame.into_data() {
             if buffer.len() + data.len() > limit {
-                return Err(too_large());
+                return Err(refuse_oversized(body, limit).await);
             }
             buffer.extend_from_slice(&data);
         }
     }
     Ok(buffer)
+}
+
+/// The 413 for a body over `limit`, after reading (and dropping) what the client is still
+/// sending, within a bound. A server that closes a connection with unread data in it makes
+/// the kernel reset it, and the client then loses the 413 it was about to read; a body that
+/// is drained leaves the connection reusable. Past the bound, the answer says it closes.
+async fn refuse_oversized(mut body: Body, limit: usize) -> ProxyError {
+    let drain = async {
+        let mut drained = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                drained += data.len();
+                if drained > DRAIN_AT_MOST {
+                    return false;
+                }
+            }
+        }
+        true
+    };
+    let drained = tokio::time::timeout(DRAIN_TIME, drain)
+        .await
+        .unwrap_or(false);
+    ProxyError::PayloadTooLarge {
+        limit: limit as u64,
+        closes_connection: !drained,
+    }
 }
 
 /// The whole ingest path of one request. `project_id` is `None` for `/api/store/`.
@@ -132,11 +165,11 @@ pub(crate) async fn ingest(
             state.config.trusted_proxies.client_ip(peer.ip(), forwarded)
         });
 
-    let project = match (project_id, public_key.as_deref()) {
-        (Some(id), _) => Some(ProjectRef::Id(id)),
-        (None, Some(key)) => Some(ProjectRef::Key(key)),
-        (None, None) => None,
-    };
+    let project = project_id.or_else(|| {
+        public_key
+            .as_deref()
+            .and_then(|key| state.limiter.project_of_key(key))
+    });
     state
         .limiter
         .check(Instant::now(), client_ip, project)
@@ -156,6 +189,11 @@ pub(crate) async fn ingest(
         client_ip,
     };
     let outcome = db::ingest(&state.pool, &call, state.config.query_timeout).await?;
+    if let (200..=299, Some(accepted_for)) = (outcome.status, outcome.project_id) {
+        state
+            .limiter
+            .accepted(Instant::now(), public_key.as_deref(), accepted_for);
+    }
     answer(outcome)
 }
 
@@ -272,7 +310,7 @@ mod tests {
         let err = read_body(&headers, Body::from("123456"), 5)
             .await
             .unwrap_err();
-        assert!(matches!(err, ProxyError::PayloadTooLarge { limit: 5 }));
+        assert!(matches!(err, ProxyError::PayloadTooLarge { limit: 5, .. }));
         // A declared length over the limit is refused without reading.
         let mut declared = HeaderMap::new();
         declared.insert("content-length", HeaderValue::from_static("6"));
