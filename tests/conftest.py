@@ -81,7 +81,8 @@ def proxy_factory(cluster, workdir, request):
     yield factory
     for p in started:
         if _failed(request):
-            print(f"--- ingest-proxy {p.url} {sorted(k for k in p.env if k in PROXY_VARS)} ---")
+            settings = {k: v for k, v in p.env.items() if k in PROXY_VARS}
+            print(f"--- ingest-proxy {p.url} {settings} ---")
             print(p.log_text())
         p.stop()
 
@@ -113,6 +114,6 @@ def http():
 @pytest.fixture(autouse=True)
 def _show_logs_on_failure(request):
     yield
-    if _failed(request) and "proxy" in request.fixturenames:
-        p = request.getfixturevalue("proxy")
+    p = request.node.funcargs.get("proxy") if hasattr(request.node, "funcargs") else None
+    if _failed(request) and isinstance(p, Proxy):
         print(f"--- shared ingest-proxy {p.url} ---\n{p.log_text(40)}")

@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import psycopg
-import pytest
 import requests
 from psycopg.rows import dict_row
 
@@ -33,7 +32,7 @@ PROXY_VARS = (
     "DATABASE_ACQUIRE_TIMEOUT_MS", "DATABASE_CONNECT_TIMEOUT_MS", "MAX_COMPRESSED_PAYLOAD_BYTES",
     "MAX_UNCOMPRESSED_PAYLOAD_BYTES", "RATE_LIMIT_GLOBAL_PER_SECOND", "RATE_LIMIT_PER_IP_PER_SECOND",
     "RATE_LIMIT_PER_PROJECT_PER_SECOND", "RATE_LIMIT_BURST_MULTIPLIER", "TRUSTED_PROXIES",
-    "PUBLIC_URL", "HEALTH_REFRESH_MS",
+    "PUBLIC_URL", "HEALTH_REFRESH_MS", "DATABASE_QUERY_TIMEOUT_MS", "LOG_FORMAT", "RUST_LOG",
 )
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -327,7 +326,7 @@ def assert_sentry_error(resp: requests.Response, *statuses: int) -> dict:
     try:
         body = resp.json()
     except ValueError:
-        raise AssertionError(f"error answer is not JSON: {where}")
+        raise AssertionError(f"error answer is not JSON: {where}") from None
     assert isinstance(body, dict) and body.get("detail"), where
     assert resp.headers.get("X-Sentry-Error"), f"no X-Sentry-Error header: {where}"
     assert resp.headers.get("Access-Control-Allow-Origin"), f"no CORS header on an error: {where}"

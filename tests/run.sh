@@ -1,29 +1,81 @@
 #!/usr/bin/env bash
-# Runs the end-to-end suite: builds the proxy, prepares a Python venv with the real Sentry SDK
-# and the test dependencies, and runs pytest (arguments are passed on). Expects the extension
-# installed (release build): scripts/test does that first.
+# Runs the end-to-end suite: real SDKs through the real ingest-proxy into a real PostgreSQL 15
+# cluster (made by the suite itself, loopback only) with pg_crashcache preloaded.
+#
+#   tests/run.sh                          everything
+#   tests/run.sh -k outage -x             pytest's options are passed on
+#   tests/run.sh tests/test_cli.py        only these files or tests
+#
+# It creates or updates the venv (target/pytest-venv: the pinned sentry-sdk of the SDK harness
+# and tests/requirements.txt), builds the proxy (release) and runs pytest. The extension must be
+# installed already (scripts/test does that); INSTALL_EXTENSION=1 makes this script install it.
+# Settings: CRASHCACHE_SDK_HARNESS (default ../shared/sdk-harness beside the repository),
+# CRASHCACHE_TEST_VENV, PG_CONFIG.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HARNESS=${CRASHCACHE_SDK_HARNESS:-$REPO/../shared/sdk-harness}
 VENV=${CRASHCACHE_TEST_VENV:-$REPO/target/pytest-venv}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
+[ -f "$HARNESS/send_python.py" ] || { echo "run.sh: the SDK harness is missing at $HARNESS" >&2; exit 1; }
+HARNESS=$(cd "$HARNESS" && pwd)
+
+if [ "${INSTALL_EXTENSION:-0}" = 1 ]; then
+    echo "==> installing the extension (release)"
+    (cd "$REPO/pg_crashcache" && cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null)
+fi
+if [ ! -f "$("$PG_CONFIG" --pkglibdir)/pg_crashcache.so" ]; then
+    echo "run.sh: pg_crashcache is not installed; run with INSTALL_EXTENSION=1" >&2
+    exit 1
+fi
+
+echo "==> building ingest-proxy (release)"
 cargo build --release -q -p ingest-proxy --manifest-path "$REPO/Cargo.toml"
 
+# What the suite itself needs from Debian: curl (send_curl_store.sh) and Python's venv module.
+need_apt=()
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if ((${#need_apt[@]})) && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
+fi
+
+echo "==> test venv $VENV"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install -q --disable-pip-version-check \
-    -r "$HARNESS/py/requirements.txt" -r "$REPO/tests/requirements.txt"
+# Reinstall only when a requirements file changed.
+STAMP="$VENV/.requirements.sha256"
+WANT=$(cat "$HARNESS/py/requirements.txt" "$REPO/tests/requirements.txt" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+        -r "$HARNESS/py/requirements.txt" -r "$REPO/tests/requirements.txt"
+    echo "$WANT" > "$STAMP"
+fi
 
-export CRASHCACHE_SDK_HARNESS="$HARNESS" CRASHCACHE_SDK_PYTHON="$VENV/bin/python"
-cd "$REPO/tests"
+# Run the whole suite unless the arguments name tests themselves.
+TARGETS=(tests)
+for arg in "$@"; do
+    case "$arg" in
+        -*) ;;
+        *) if [ -e "${arg%%::*}" ]; then TARGETS=(); break; fi ;;
+    esac
+done
+
+echo "==> pytest"
+cd "$REPO"
+export CRASHCACHE_SDK_HARNESS="$HARNESS" PYTHONDONTWRITEBYTECODE=1
 set +e
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+"$VENV/bin/python" -m pytest -q "${TARGETS[@]}" "$@"
 status=$?
 set -e
 # pytest says 5 when it collected no test: that is a failure here, not a pass.
 if [ "$status" -eq 5 ]; then
-    echo "no end-to-end test was collected" >&2
+    echo "run.sh: no end-to-end test was collected" >&2
     exit 1
 fi
 exit "$status"
