@@ -14,9 +14,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use deadpool_postgres::Pool;
 
 use crate::config::Config;
+use crate::db::batch::Batcher;
 use crate::error::Failure;
 use crate::health::Health;
 use crate::ratelimit::RateLimiter;
@@ -27,8 +27,8 @@ use crate::routes::{self, envelope, health, store, Outcome};
 pub struct AppState {
     /// The validated configuration.
     pub config: Arc<Config>,
-    /// The database pool.
-    pub pool: Pool,
+    /// Where ingest requests go: batched calls of `crashcache.ingest_batch`.
+    pub batcher: Batcher,
     /// The rate limiter.
     pub limiter: Arc<RateLimiter>,
     /// The cached health figures.
@@ -133,7 +133,7 @@ mod tests {
         let config = config(&all).unwrap();
         let (sender, health) = Health::channel();
         let state = AppState {
-            pool: db::pool(&config).unwrap(),
+            batcher: super::Batcher::start(db::pool(&config).unwrap(), config.batch_settings()),
             limiter: Arc::new(RateLimiter::new(config.limits, Instant::now())),
             config: Arc::new(config),
             health,

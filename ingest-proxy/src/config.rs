@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::client_ip::TrustedProxies;
+use crate::db::batch::BatchSettings;
 use crate::ratelimit::Limits;
 use crate::size::eval_size;
 
@@ -66,6 +67,13 @@ pub struct Settings {
         global = true
     )]
     pub database_query_timeout_ms: String,
+    /// Ingest statements in flight at once (at most DATABASE_POOL_SIZE); each carries the
+    /// requests that were waiting.
+    #[arg(long, env = "INGEST_CONCURRENCY", default_value = "4", global = true)]
+    pub ingest_concurrency: String,
+    /// Requests one ingest statement carries at most.
+    #[arg(long, env = "INGEST_BATCH_MAX", default_value = "64", global = true)]
+    pub ingest_batch_max: String,
     /// Largest request body as sent (compressed), e.g. `20 * 1024 * 1024`.
     #[arg(
         long,
@@ -146,6 +154,10 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Time for one ingest call.
     pub query_timeout: Duration,
+    /// Ingest statements in flight at once.
+    pub ingest_concurrency: usize,
+    /// Requests per ingest statement at most.
+    pub ingest_batch_max: usize,
     /// Largest body as received.
     pub max_compressed_bytes: u32,
     /// Largest body after decoding.
@@ -234,6 +246,12 @@ impl Config {
         }
 
         let pool_size = integer("DATABASE_POOL_SIZE", &s.database_pool_size, 1, 10_000)? as usize;
+        // Each statement in flight holds a connection; the pool has the last word.
+        let ingest_concurrency = (integer("INGEST_CONCURRENCY", &s.ingest_concurrency, 1, 10_000)?
+            as usize)
+            .min(pool_size);
+        let ingest_batch_max =
+            integer("INGEST_BATCH_MAX", &s.ingest_batch_max, 1, 10_000)? as usize;
         let max_compressed_bytes = size(
             "MAX_COMPRESSED_PAYLOAD_BYTES",
             &s.max_compressed_payload_bytes,
@@ -300,6 +318,8 @@ impl Config {
             )?,
             connect_timeout,
             query_timeout: millis("DATABASE_QUERY_TIMEOUT_MS", &s.database_query_timeout_ms, 1)?,
+            ingest_concurrency,
+            ingest_batch_max,
             max_compressed_bytes,
             max_decompressed_bytes,
             limits,
@@ -309,6 +329,20 @@ impl Config {
             log_format,
             log_filter: s.log_filter.clone(),
         })
+    }
+}
+
+impl Config {
+    /// What the ingest batcher needs.
+    pub fn batch_settings(&self) -> BatchSettings {
+        BatchSettings {
+            concurrency: self.ingest_concurrency,
+            max_requests: self.ingest_batch_max,
+            // Both limits are validated to fit an int.
+            max_compressed_bytes: self.max_compressed_bytes as i32,
+            max_decompressed_bytes: self.max_decompressed_bytes as i32,
+            query_timeout: self.query_timeout,
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! An event's path: an SDK POSTs to `/api/{project_id}/envelope/` (`routes::envelope`); the
 //! route finds the key (`auth`), the client's address (`client_ip`), checks the rate limits
-//! (`ratelimit`), reads the body up to its limit, and makes one call of
-//! `crashcache.ingest()` (`db`), which checks the key, decodes, stores and enqueues. The
+//! (`ratelimit`), reads the body up to its limit, and hands it to `db::batch`, which sends it
+//! with the other requests waiting in one call of `crashcache.ingest_batch()`: the database
+//! checks each key, decodes, stores and enqueues, and commits once for all. The
 //! database's verdict becomes Sentry's answer (`error` for refusals). Nothing is stored here.
 
 #![warn(missing_docs)]

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::app::{app, AppState};
 use crate::config::Config;
-use crate::db;
+use crate::db::{self, batch::Batcher};
 use crate::health;
 use crate::ratelimit::RateLimiter;
 
@@ -37,9 +37,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
         "ingest-proxy listening"
     );
     let state = AppState {
+        batcher: Batcher::start(pool.clone(), config.batch_settings()),
         limiter: Arc::new(RateLimiter::new(config.limits, Instant::now())),
         config: Arc::new(config),
-        pool: pool.clone(),
         health,
     };
     let server = axum::serve(

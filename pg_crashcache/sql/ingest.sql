@@ -1,4 +1,5 @@
--- The ingest fast path: one call per HTTP request, one short transaction.
+-- The ingest fast path: one statement and one short transaction for one HTTP request or for
+-- a batch of them.
 
 -- What ingest answers. status is the HTTP status the proxy should answer with; outcome says
 -- what happened: accepted, duplicate (stored before, not digested again), or an error code
@@ -13,91 +14,24 @@ CREATE TYPE crashcache.ingest_result AS (
     detail      text
 );
 
--- Checks the key, decodes and checks the body under the size limits, stores it compressed
--- and content-addressed, enqueues it and wakes the digest workers on commit.
---   project_id              from the URL; NULL for the legacy /api/store/ (taken from the key)
---   public_key              the DSN's public key, however the client sent it; NULL to take it
+-- Ingests many requests in one statement and one transaction: an HTTP front end that gathers
+-- concurrent requests pays for one round trip and one commit instead of one per request.
+-- The arrays are parallel (element i of each is request i); results come back in request
+-- order. For each request it checks the key, decodes and checks the body under the size
+-- limits, stores it compressed and content-addressed, enqueues it, and wakes the digest
+-- workers on commit. A payload already stored for its project (or earlier in the same batch)
+-- is answered `duplicate` and not digested again.
+--   project_ids             from the URL; NULL for the legacy /api/store/ (taken from the key)
+--   public_keys             the DSN's public key, however the client sent it; NULL to take it
 --                           from the envelope header's dsn (browser tunnels)
---   body                    the request body as received
---   content_encoding        the Content-Encoding header (identity, gzip, deflate, br, zstd)
---   kind                    'envelope' or 'store' (a single JSON event)
+--   bodies                  the request bodies as received
+--   content_encodings       the Content-Encoding headers (identity, gzip, deflate, br, zstd)
+--   kinds                   'envelope' or 'store' (a single JSON event)
+--   client_ips              the senders' addresses, used where a payload says "{{auto}}"
 --   max_compressed_bytes    override of crashcache.max_compressed_bytes
 --   max_decompressed_bytes  override of crashcache.max_decompressed_bytes
---   client_ip               the sender's address, used where a payload says "{{auto}}"
-CREATE FUNCTION crashcache.ingest(
-    project_id int,
-    public_key text,
-    body bytea,
-    content_encoding text DEFAULT NULL,
-    kind text DEFAULT 'envelope',
-    max_compressed_bytes int DEFAULT NULL,
-    max_decompressed_bytes int DEFAULT NULL,
-    client_ip inet DEFAULT NULL
-) RETURNS crashcache.ingest_result
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    key text := nullif(ingest.public_key, '');
-    key_project int;
-    key_active boolean;
-    prepared record;
-    is_prepared boolean := false;
-    new_archive bigint;
-BEGIN
-    -- Without a key in the request, an envelope may carry one in its header's dsn: decode first.
-    IF key IS NULL AND kind = 'envelope' THEN
-        SELECT * INTO prepared FROM crashcache._prepare_payload(
-            body, content_encoding, kind, max_compressed_bytes, max_decompressed_bytes);
-        is_prepared := true;
-        key := prepared.dsn_key;
-    END IF;
-    IF key IS NULL THEN
-        -- (Nested: PL/pgSQL reads prepared's fields even when is_prepared is false.)
-        IF is_prepared THEN
-            IF prepared.error_code IS NOT NULL THEN
-                RETURN (prepared.http_status, prepared.error_code, NULL, project_id, NULL, prepared.detail)::crashcache.ingest_result;
-            END IF;
-        END IF;
-        RETURN (401, 'missing_key', NULL, project_id, NULL, 'no public key (sentry_key) was given')::crashcache.ingest_result;
-    END IF;
-
-    SELECT k.project_id, k.active INTO key_project, key_active
-    FROM crashcache.project_key k WHERE k.public_key = key;
-    IF key_project IS NULL OR NOT key_active THEN
-        RETURN (403, 'unknown_key', NULL, project_id, NULL, 'unknown or revoked public key')::crashcache.ingest_result;
-    END IF;
-    IF ingest.project_id IS NOT NULL AND ingest.project_id <> key_project THEN
-        RETURN (403, 'wrong_project', NULL, project_id, NULL, 'the public key does not belong to project ' || ingest.project_id)::crashcache.ingest_result;
-    END IF;
-
-    IF NOT is_prepared THEN
-        SELECT * INTO prepared FROM crashcache._prepare_payload(
-            body, content_encoding, kind, max_compressed_bytes, max_decompressed_bytes);
-    END IF;
-    IF prepared.error_code IS NOT NULL THEN
-        RETURN (prepared.http_status, prepared.error_code, NULL, key_project, NULL, prepared.detail)::crashcache.ingest_result;
-    END IF;
-
-    INSERT INTO crashcache.archive (project_id, content_hash, kind, raw_size, client_ip, codec, body)
-    VALUES (key_project, prepared.content_hash, kind, prepared.raw_size, client_ip, prepared.codec, prepared.stored)
-    ON CONFLICT ON CONSTRAINT archive_project_id_content_hash_key DO NOTHING
-    RETURNING id INTO new_archive;
-    IF new_archive IS NULL THEN
-        SELECT a.id INTO new_archive FROM crashcache.archive a
-        WHERE a.project_id = key_project AND a.content_hash = prepared.content_hash;
-        RETURN (200, 'duplicate', prepared.event_id, key_project, new_archive, NULL)::crashcache.ingest_result;
-    END IF;
-
-    INSERT INTO crashcache.queue (archive_id) VALUES (new_archive);
-    PERFORM crashcache._wake_workers();
-    RETURN (200, 'accepted', prepared.event_id, key_project, new_archive, NULL)::crashcache.ingest_result;
-END
-$$;
-
--- The same for many requests at once, in one transaction: an HTTP front end that gathers the
--- requests of a few milliseconds pays for one commit instead of one per request. The arrays
--- are parallel (element i of each is request i); results come back in request order. (A name
--- of its own rather than an overload: with untyped parameters, as drivers send them, an
--- overload of ingest() would be ambiguous.)
+-- (A name of its own rather than an overload of ingest(): with untyped parameters, as
+-- drivers send them, an overload would be ambiguous.)
 CREATE FUNCTION crashcache.ingest_batch(
     project_ids int[],
     public_keys text[],
@@ -108,12 +42,93 @@ CREATE FUNCTION crashcache.ingest_batch(
     max_compressed_bytes int DEFAULT NULL,
     max_decompressed_bytes int DEFAULT NULL
 ) RETURNS SETOF crashcache.ingest_result
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    RETURN QUERY
+    WITH request AS (
+        SELECT q.n, q.project_id AS path_project, q.kind, q.client_ip, p.*,
+               -- The envelope header's dsn stands in only for a key the request lacks.
+               coalesce(nullif(q.public_key, ''), p.dsn_key) AS key
+        FROM unnest(project_ids, public_keys, bodies, content_encodings, kinds, client_ips)
+             WITH ORDINALITY AS q(project_id, public_key, body, content_encoding, kind, client_ip, n)
+        CROSS JOIN LATERAL crashcache._prepare_payload(
+            q.body, q.content_encoding, q.kind, max_compressed_bytes, max_decompressed_bytes) p
+    ),
+    judged AS (
+        -- Key errors come before body errors, except that an envelope that cannot be read
+        -- cannot give its dsn either.
+        SELECT r.*, k.project_id AS key_project,
+            CASE
+                WHEN r.key IS NULL AND r.error_code IS NOT NULL AND r.kind = 'envelope' THEN 'bad_body'
+                WHEN r.key IS NULL THEN 'missing_key'
+                WHEN k.project_id IS NULL OR NOT k.active THEN 'unknown_key'
+                WHEN r.path_project IS NOT NULL AND r.path_project <> k.project_id THEN 'wrong_project'
+                WHEN r.error_code IS NOT NULL THEN 'bad_body'
+                ELSE 'ok'
+            END AS verdict
+        FROM request r
+        LEFT JOIN crashcache.project_key k ON k.public_key = r.key
+    ),
+    first_of_payload AS (
+        SELECT DISTINCT ON (j.key_project, j.content_hash) j.*
+        FROM judged j WHERE j.verdict = 'ok'
+        ORDER BY j.key_project, j.content_hash, j.n
+    ),
+    stored AS (
+        INSERT INTO crashcache.archive (project_id, content_hash, kind, raw_size, client_ip, codec, body)
+        SELECT f.key_project, f.content_hash, f.kind, f.raw_size, f.client_ip, f.codec, f.stored
+        FROM first_of_payload f ORDER BY f.n
+        ON CONFLICT ON CONSTRAINT archive_project_id_content_hash_key DO NOTHING
+        RETURNING id, archive.project_id, content_hash
+    ),
+    queued AS (
+        INSERT INTO crashcache.queue (archive_id) SELECT s.id FROM stored s ORDER BY s.id
+    )
+    SELECT
+        CASE j.verdict
+            WHEN 'ok' THEN 200 WHEN 'bad_body' THEN j.http_status
+            WHEN 'missing_key' THEN 401 ELSE 403
+        END,
+        CASE j.verdict
+            WHEN 'ok' THEN CASE WHEN s.id IS NOT NULL AND f.n = j.n THEN 'accepted' ELSE 'duplicate' END
+            WHEN 'bad_body' THEN j.error_code
+            ELSE j.verdict
+        END,
+        CASE WHEN j.verdict = 'ok' THEN j.event_id END,
+        CASE WHEN j.verdict IN ('ok', 'bad_body') THEN coalesce(j.key_project, j.path_project)
+             ELSE j.path_project END,
+        CASE WHEN j.verdict = 'ok' THEN coalesce(s.id,
+            (SELECT a.id FROM crashcache.archive a
+             WHERE a.project_id = j.key_project AND a.content_hash = j.content_hash)) END,
+        CASE j.verdict
+            WHEN 'bad_body' THEN j.detail
+            WHEN 'missing_key' THEN 'no public key (sentry_key) was given'
+            WHEN 'unknown_key' THEN 'unknown or revoked public key'
+            WHEN 'wrong_project' THEN 'the public key does not belong to project ' || j.path_project
+        END
+    FROM judged j
+    LEFT JOIN first_of_payload f
+           ON f.key_project = j.key_project AND f.content_hash = j.content_hash
+    LEFT JOIN stored s ON s.project_id = j.key_project AND s.content_hash = j.content_hash
+    ORDER BY j.n;
+    PERFORM crashcache._wake_workers();
+END
+$$;
+
+-- One request: ingest_batch with one element. The proxy and most callers use this.
+--   (arguments as for ingest_batch, one value each)
+CREATE FUNCTION crashcache.ingest(
+    project_id int,
+    public_key text,
+    body bytea,
+    content_encoding text DEFAULT NULL,
+    kind text DEFAULT 'envelope',
+    max_compressed_bytes int DEFAULT NULL,
+    max_decompressed_bytes int DEFAULT NULL,
+    client_ip inet DEFAULT NULL
+) RETURNS crashcache.ingest_result
 LANGUAGE sql VOLATILE AS $$
-    SELECT r.*
-    FROM unnest(project_ids, public_keys, bodies, content_encodings, kinds, client_ips)
-         WITH ORDINALITY AS q(project_id, public_key, body, content_encoding, kind, client_ip, n)
-    CROSS JOIN LATERAL crashcache.ingest(q.project_id, q.public_key, q.body, q.content_encoding,
-                                         q.kind, max_compressed_bytes, max_decompressed_bytes,
-                                         q.client_ip) AS r
-    ORDER BY q.n
+    SELECT * FROM crashcache.ingest_batch(
+        ARRAY[project_id], ARRAY[public_key], ARRAY[body], ARRAY[content_encoding], ARRAY[kind],
+        ARRAY[client_ip], max_compressed_bytes, max_decompressed_bytes)
 $$;

@@ -1,4 +1,5 @@
-//! The connection pool, and the SQL functions `serve` calls: `ingest` and `stats` (fixed statements).
+//! The connection pool, and the SQL functions `serve` calls: `ingest_batch` (in `batch`) and
+//! `stats` (fixed statements).
 //!
 //! The command line's functions are in `admin`. Values only ever travel as statement
 //! parameters. Connection trouble (refused, closed, shutting down, pool exhausted, no answer
@@ -6,13 +7,11 @@
 //! database says is `DbError::Failed`.
 
 pub mod admin;
+pub mod batch;
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use crate::config::Config;
@@ -117,28 +116,7 @@ impl Kind {
     }
 }
 
-/// The arguments of one `crashcache.ingest` call.
-#[derive(Debug)]
-pub struct IngestCall<'a> {
-    /// From the path; `None` for `/api/store/`.
-    pub project_id: Option<i32>,
-    /// From the request's credentials; `None` to let the database read the envelope's `dsn`.
-    pub public_key: Option<&'a str>,
-    /// The body exactly as received.
-    pub body: &'a [u8],
-    /// The `Content-Encoding` header as sent.
-    pub content_encoding: Option<&'a str>,
-    /// Envelope or single event.
-    pub kind: Kind,
-    /// Limit on the body as received.
-    pub max_compressed_bytes: i32,
-    /// Limit on the body after decoding.
-    pub max_decompressed_bytes: i32,
-    /// The client's address, for `{{auto}}`.
-    pub client_ip: Option<IpAddr>,
-}
-
-/// What `crashcache.ingest` answered.
+/// What `crashcache.ingest_batch` answered for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestOutcome {
     /// The HTTP status to answer with.
@@ -153,69 +131,6 @@ pub struct IngestOutcome {
     pub archive_id: Option<i64>,
     /// Why it was refused.
     pub detail: Option<String>,
-}
-
-const INGEST: &str = "SELECT status, outcome, event_id, project_id, archive_id, detail \
-     FROM crashcache.ingest($1::int, $2::text, $3::bytea, $4::text, $5::text, $6::int, $7::int, $8::inet)";
-
-/// One call of `crashcache.ingest`, through the connection's cached prepared statement,
-/// bounded by `timeout`. A connection that does not answer in time is dropped, not reused.
-pub async fn ingest(
-    pool: &Pool,
-    call: &IngestCall<'_>,
-    timeout: Duration,
-) -> Result<IngestOutcome, DbError> {
-    let client = pool.get().await?;
-    let kind = call.kind.as_str();
-    let query = async {
-        let statement = client.prepare_cached(INGEST).await?;
-        client
-            .query_one(
-                &statement,
-                &[
-                    &call.project_id,
-                    &call.public_key,
-                    &call.body,
-                    &call.content_encoding,
-                    &kind,
-                    &call.max_compressed_bytes,
-                    &call.max_decompressed_bytes,
-                    &call.client_ip,
-                ],
-            )
-            .await
-    };
-    let row = match tokio::time::timeout(timeout, query).await {
-        Ok(Ok(row)) => row,
-        Ok(Err(err)) => {
-            // The function may have been replaced since the statement was prepared.
-            client.statement_cache.clear();
-            return Err(err.into());
-        }
-        Err(_) => {
-            // Ask the server to stop the statement, and never reuse this connection: its
-            // answer may still be on the way.
-            let cancel = client.cancel_token();
-            tokio::spawn(async move {
-                if let Err(err) = cancel.cancel_query(NoTls).await {
-                    tracing::debug!(error = %err, "could not cancel a timed-out ingest");
-                }
-            });
-            drop(Object::take(client));
-            return Err(DbError::Unavailable(format!(
-                "crashcache.ingest did not answer within {} ms",
-                timeout.as_millis()
-            )));
-        }
-    };
-    Ok(IngestOutcome {
-        status: row.try_get(0)?,
-        outcome: row.try_get(1)?,
-        event_id: row.try_get(2)?,
-        project_id: row.try_get(3)?,
-        archive_id: row.try_get(4)?,
-        detail: row.try_get(5)?,
-    })
 }
 
 /// The figures of `crashcache.stats()`.

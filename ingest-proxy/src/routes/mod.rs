@@ -1,8 +1,9 @@
 //! The ingest endpoints' shared path from request to Sentry answer, plus preflight and fallbacks.
 //!
 //! For each request: the key from headers or query, the client's address, the rate limits,
-//! the body (bounded while it is read), then one call of `crashcache.ingest`. The body is
-//! passed on untouched: decoding and parsing happen in the database.
+//! the body (bounded while it is read), then `crashcache.ingest_batch` with whatever other
+//! requests are waiting (see `db::batch`). The body is passed on untouched: decoding and
+//! parsing happen in the database.
 
 pub mod envelope;
 pub mod health;
@@ -24,7 +25,8 @@ use http_body_util::BodyExt;
 
 use crate::app::AppState;
 use crate::auth;
-use crate::db::{self, IngestCall, IngestOutcome, Kind};
+use crate::db::batch::IngestRequest;
+use crate::db::{IngestOutcome, Kind};
 use crate::error::ProxyError;
 
 /// Headers a browser may send cross-origin; requested extras are allowed too.
@@ -176,19 +178,15 @@ pub(crate) async fn ingest(
         .map_err(ProxyError::RateLimited)?;
 
     let body = read_body(headers, body, state.config.max_compressed_bytes).await?;
-    let content_encoding = content_encoding(headers);
-    let call = IngestCall {
+    let request = IngestRequest {
         project_id,
-        public_key: public_key.as_deref(),
-        body: &body,
-        content_encoding: content_encoding.as_deref(),
+        public_key: public_key.clone(),
+        body,
+        content_encoding: content_encoding(headers),
         kind,
-        // Both limits are validated to fit an int at start-up.
-        max_compressed_bytes: state.config.max_compressed_bytes as i32,
-        max_decompressed_bytes: state.config.max_decompressed_bytes as i32,
         client_ip,
     };
-    let outcome = db::ingest(&state.pool, &call, state.config.query_timeout).await?;
+    let outcome = state.batcher.ingest(request).await?;
     if let (200..=299, Some(accepted_for)) = (outcome.status, outcome.project_id) {
         state
             .limiter

@@ -1,0 +1,255 @@
+//! Gathers concurrent ingest requests into one `crashcache.ingest_batch` call.
+//!
+//! A commit (one WAL flush) per request is what bounds ingest, so requests are handed to a few
+//! collector tasks through a queue. A free collector takes every request waiting, up to a
+//! batch, sends them in one statement (one round trip, one transaction) and answers each.
+//! Nothing waits to fill a batch: on an idle proxy a batch is one request; under load the
+//! requests that arrive while the collectors are busy form the next batches. The queue is
+//! bounded in bytes, so a database that falls behind makes the proxy answer 503 rather than
+//! grow.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Object, Pool};
+use tokio::sync::{mpsc, oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::NoTls;
+
+use super::{DbError, IngestOutcome, Kind};
+
+/// Bytes of request bodies a batch carries at most (a single larger body goes alone).
+const BATCH_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Request bodies waiting for a collector, at most; past it requests get 503.
+const QUEUE_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// The queue's budget is counted in KiB so that it fits a semaphore's permits.
+const KIB: usize = 1024;
+
+/// One request for `crashcache.ingest_batch`.
+#[derive(Debug)]
+pub struct IngestRequest {
+    /// From the path; `None` for `/api/store/`.
+    pub project_id: Option<i32>,
+    /// From the request's credentials; `None` to let the database read the envelope's `dsn`.
+    pub public_key: Option<String>,
+    /// The body exactly as received.
+    pub body: Vec<u8>,
+    /// The `Content-Encoding` header as sent.
+    pub content_encoding: Option<String>,
+    /// Envelope or single event.
+    pub kind: Kind,
+    /// The client's address, for `{{auto}}`.
+    pub client_ip: Option<IpAddr>,
+}
+
+/// Settings of the batcher.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchSettings {
+    /// Collector tasks, hence ingest statements in flight at once.
+    pub concurrency: usize,
+    /// Requests per batch at most.
+    pub max_requests: usize,
+    /// Limit on bodies as received, passed to the database.
+    pub max_compressed_bytes: i32,
+    /// Limit on bodies after decoding, passed to the database.
+    pub max_decompressed_bytes: i32,
+    /// Time for one batch statement.
+    pub query_timeout: Duration,
+}
+
+struct Job {
+    request: IngestRequest,
+    reply: oneshot::Sender<Result<IngestOutcome, DbError>>,
+    _queued: OwnedSemaphorePermit,
+}
+
+/// The handle requests go through; cheap to clone.
+#[derive(Clone)]
+pub struct Batcher {
+    jobs: mpsc::UnboundedSender<Job>,
+    queue_budget: Arc<Semaphore>,
+}
+
+impl Batcher {
+    /// Starts the collectors on the current runtime. They end when every handle is dropped.
+    pub fn start(pool: Pool, settings: BatchSettings) -> Self {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..settings.concurrency.max(1) {
+            tokio::spawn(collect(pool.clone(), receiver.clone(), settings));
+        }
+        Batcher {
+            jobs,
+            queue_budget: Arc::new(Semaphore::new(QUEUE_MAX_BYTES / KIB)),
+        }
+    }
+
+    /// Ingests one request, in whichever batch it falls into.
+    pub async fn ingest(&self, request: IngestRequest) -> Result<IngestOutcome, DbError> {
+        let kib = u32::try_from(request.body.len().div_ceil(KIB).max(1)).unwrap_or(u32::MAX);
+        let queued = self
+            .queue_budget
+            .clone()
+            .try_acquire_many_owned(kib)
+            .map_err(|_| {
+                DbError::Unavailable("the ingest queue is full: the database is behind".into())
+            })?;
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            request,
+            reply,
+            _queued: queued,
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| DbError::Unavailable("the proxy is shutting down".into()))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(DbError::Unavailable("the ingest batch was lost".into())))
+    }
+}
+
+/// One collector: takes what is waiting, ingests it, answers, repeats.
+async fn collect(
+    pool: Pool,
+    receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    settings: BatchSettings,
+) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut bytes = first.request.body.len();
+            let mut batch = vec![first];
+            while batch.len() < settings.max_requests && bytes < BATCH_MAX_BYTES {
+                match receiver.try_recv() {
+                    Ok(job) => {
+                        bytes += job.request.body.len();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        answer_batch(&pool, batch, &settings).await;
+    }
+}
+
+async fn answer_batch(pool: &Pool, batch: Vec<Job>, settings: &BatchSettings) {
+    let requests: Vec<&IngestRequest> = batch.iter().map(|job| &job.request).collect();
+    match ingest_batch(pool, &requests, settings).await {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        // An error raised by SQL sinks the whole statement; alone, each request gets its own
+        // answer, so one that trips it does not take the others with it.
+        Err(DbError::Failed(_)) if batch.len() > 1 => {
+            for job in batch {
+                let outcome = ingest_batch(pool, &[&job.request], settings).await;
+                let _ = job
+                    .reply
+                    .send(outcome.map(|mut outcomes| outcomes.remove(0)));
+            }
+        }
+        Err(err) => {
+            let message = err.to_string();
+            let unavailable = matches!(err, DbError::Unavailable(_));
+            for job in batch {
+                let _ = job.reply.send(Err(if unavailable {
+                    DbError::Unavailable(message.clone())
+                } else {
+                    DbError::Failed(message.clone())
+                }));
+            }
+        }
+    }
+}
+
+const INGEST_BATCH: &str = "SELECT status, outcome, event_id, project_id, archive_id, detail \
+     FROM crashcache.ingest_batch($1::int[], $2::text[], $3::bytea[], $4::text[], $5::text[], \
+     $6::inet[], $7::int, $8::int)";
+
+/// One call of `crashcache.ingest_batch` through the connection's cached prepared statement,
+/// bounded by the query timeout; its answers in request order. A connection that does not
+/// answer in time is dropped, not reused.
+async fn ingest_batch(
+    pool: &Pool,
+    requests: &[&IngestRequest],
+    settings: &BatchSettings,
+) -> Result<Vec<IngestOutcome>, DbError> {
+    let client = pool.get().await?;
+    let project_ids: Vec<Option<i32>> = requests.iter().map(|r| r.project_id).collect();
+    let public_keys: Vec<Option<&str>> = requests.iter().map(|r| r.public_key.as_deref()).collect();
+    let bodies: Vec<&[u8]> = requests.iter().map(|r| r.body.as_slice()).collect();
+    let encodings: Vec<Option<&str>> = requests
+        .iter()
+        .map(|r| r.content_encoding.as_deref())
+        .collect();
+    let kinds: Vec<&str> = requests.iter().map(|r| r.kind.as_str()).collect();
+    let client_ips: Vec<Option<IpAddr>> = requests.iter().map(|r| r.client_ip).collect();
+    let query = async {
+        let statement = client.prepare_cached(INGEST_BATCH).await?;
+        client
+            .query(
+                &statement,
+                &[
+                    &project_ids,
+                    &public_keys,
+                    &bodies,
+                    &encodings,
+                    &kinds,
+                    &client_ips,
+                    &settings.max_compressed_bytes,
+                    &settings.max_decompressed_bytes,
+                ],
+            )
+            .await
+    };
+    let rows = match tokio::time::timeout(settings.query_timeout, query).await {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(err)) => {
+            // The function may have been replaced since the statement was prepared.
+            client.statement_cache.clear();
+            return Err(err.into());
+        }
+        Err(_) => {
+            // Ask the server to stop the statement, and never reuse this connection: its
+            // answer may still be on the way.
+            let cancel = client.cancel_token();
+            tokio::spawn(async move {
+                if let Err(err) = cancel.cancel_query(NoTls).await {
+                    tracing::debug!(error = %err, "could not cancel a timed-out ingest");
+                }
+            });
+            drop(Object::take(client));
+            return Err(DbError::Unavailable(format!(
+                "crashcache.ingest_batch did not answer within {} ms",
+                settings.query_timeout.as_millis()
+            )));
+        }
+    };
+    if rows.len() != requests.len() {
+        return Err(DbError::Failed(format!(
+            "crashcache.ingest_batch answered {} rows for {} requests",
+            rows.len(),
+            requests.len()
+        )));
+    }
+    rows.iter()
+        .map(|row| {
+            Ok(IngestOutcome {
+                status: row.try_get(0)?,
+                outcome: row.try_get(1)?,
+                event_id: row.try_get(2)?,
+                project_id: row.try_get(3)?,
+                archive_id: row.try_get(4)?,
+                detail: row.try_get(5)?,
+            })
+        })
+        .collect()
+}
