@@ -92,7 +92,7 @@ CREATE TYPE crashcache._event_input AS (
     tags jsonb, user_data jsonb, user_key text, fingerprint text, grouping_method text
 );
 
-CREATE FUNCTION crashcache._store_events(batch json)
+CREATE FUNCTION crashcache._store_events(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     rows crashcache._event_input[];
@@ -111,13 +111,13 @@ BEGIN
                         ELSE e."user"::jsonb END,
                    coalesce(e.user_key, CASE WHEN e."user"->>'ip_address' = '{{auto}}' THEN host(a.client_ip) END),
                    e.fingerprint->>'hash', e.fingerprint->>'method')::crashcache._event_input
-        FROM json_to_recordset(batch) AS p(archive_id bigint, events json)
+        FROM jsonb_to_recordset(batch) AS p(archive_id bigint, events jsonb)
         JOIN crashcache.archive a ON a.id = p.archive_id
-        CROSS JOIN LATERAL json_to_recordset(p.events) AS e(
+        CROSS JOIN LATERAL jsonb_to_recordset(p.events) AS e(
             event_id text, timestamp bigint, level text, platform text, title text, message text,
             culprit text, release text, environment text, server_name text, logger text,
-            transaction text, os json, runtime json, browser json, sdk json, device_model text,
-            exception_type text, tags json, "user" json, user_key text, fingerprint json)
+            transaction text, os jsonb, runtime jsonb, browser jsonb, sdk jsonb, device_model text,
+            exception_type text, tags jsonb, "user" jsonb, user_key text, fingerprint jsonb)
         WHERE p.events IS NOT NULL);
     IF cardinality(rows) = 0 THEN
         RETURN;
@@ -202,14 +202,14 @@ END
 $$;
 
 -- ===================================================================== transactions and spans
-CREATE FUNCTION crashcache._store_transactions(batch json)
+CREATE FUNCTION crashcache._store_transactions(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     PERFORM crashcache._ensure_dimensions(ARRAY(
         SELECT ROW(x.dim, x.name, x.version)::crashcache._dim_value
-        FROM json_to_recordset(batch) AS p(transactions json)
-        CROSS JOIN LATERAL json_to_recordset(p.transactions) AS t(name text, release text,
-            environment text, platform text, server_name text, sdk json)
+        FROM jsonb_to_recordset(batch) AS p(transactions jsonb)
+        CROSS JOIN LATERAL jsonb_to_recordset(p.transactions) AS t(name text, release text,
+            environment text, platform text, server_name text, sdk jsonb)
         CROSS JOIN LATERAL (VALUES
             ('dim_transaction', t.name, ''), ('dim_release', t.release, ''),
             ('dim_environment', t.environment, ''), ('dim_platform', t.platform, ''),
@@ -226,11 +226,11 @@ BEGIN
            t.span_id, crashcache._ts(t.start_us), crashcache._event_time(t.end_us, a.received_at),
            (t.end_us - t.start_us) / 1000.0, d_rel.id, d_env.id, d_plat.id, d_sdk.id, d_srv.id,
            t.user_key, coalesce(t.tags::jsonb, '{}'), t.span_count
-    FROM json_to_recordset(batch) AS p(archive_id bigint, transactions json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, transactions jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.transactions) AS t(event_id text, name text, op text,
+    CROSS JOIN LATERAL jsonb_to_recordset(p.transactions) AS t(event_id text, name text, op text,
         status text, trace_id text, span_id text, start_us bigint, end_us bigint, release text,
-        environment text, platform text, server_name text, sdk json, tags json, user_key text,
+        environment text, platform text, server_name text, sdk jsonb, tags jsonb, user_key text,
         span_count int)
     LEFT JOIN crashcache.dim_transaction d_txn ON d_txn.name = t.name AND d_txn.version = ''
     LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = t.release AND d_rel.version = ''
@@ -247,9 +247,9 @@ BEGIN
     SELECT a.project_id, a.id, s.trace_id::uuid, s.span_id, s.parent_span_id,
            s.transaction_event_id::uuid, s.op, s.description, s.status,
            crashcache._ts(s.start_us), crashcache._ts(s.end_us), (s.end_us - s.start_us) / 1000.0
-    FROM json_to_recordset(batch) AS p(archive_id bigint, spans json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, spans jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.spans) AS s(trace_id text, span_id text,
+    CROSS JOIN LATERAL jsonb_to_recordset(p.spans) AS s(trace_id text, span_id text,
         parent_span_id text, transaction_event_id text, op text, description text, status text,
         start_us bigint, end_us bigint)
     WHERE p.spans IS NOT NULL;
@@ -257,19 +257,19 @@ END
 $$;
 
 -- ===================================================================== release health
-CREATE FUNCTION crashcache._store_sessions(batch json)
+CREATE FUNCTION crashcache._store_sessions(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     PERFORM crashcache._ensure_dimensions(ARRAY(
         SELECT ROW(x.dim, x.name, '')::crashcache._dim_value
         FROM (SELECT s.release, s.environment
-              FROM json_to_recordset(batch) AS p(sessions json)
-              CROSS JOIN LATERAL json_to_recordset(p.sessions) AS s(release text, environment text)
+              FROM jsonb_to_recordset(batch) AS p(sessions jsonb)
+              CROSS JOIN LATERAL jsonb_to_recordset(p.sessions) AS s(release text, environment text)
               WHERE p.sessions IS NOT NULL
               UNION ALL
               SELECT s.release, s.environment
-              FROM json_to_recordset(batch) AS p(session_aggregates json)
-              CROSS JOIN LATERAL json_to_recordset(p.session_aggregates) AS s(release text, environment text)
+              FROM jsonb_to_recordset(batch) AS p(session_aggregates jsonb)
+              CROSS JOIN LATERAL jsonb_to_recordset(p.session_aggregates) AS s(release text, environment text)
               WHERE p.session_aggregates IS NOT NULL) s
         CROSS JOIN LATERAL (VALUES ('dim_release', s.release), ('dim_environment', s.environment)) AS x(dim, name)
         WHERE x.name IS NOT NULL));
@@ -286,9 +286,9 @@ BEGIN
            d_rel.id, d_env.id,
            CASE WHEN s.ip_address = '{{auto}}' THEN host(a.client_ip) ELSE s.ip_address END,
            s.user_agent
-    FROM json_to_recordset(batch) AS p(archive_id bigint, sessions json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, sessions jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.sessions) AS s(sid text, did text, seq bigint,
+    CROSS JOIN LATERAL jsonb_to_recordset(p.sessions) AS s(sid text, did text, seq bigint,
         started_us bigint, timestamp_us bigint, duration float8, status text, errors bigint,
         release text, environment text, ip_address text, user_agent text)
     JOIN crashcache.dim_release d_rel ON d_rel.name = s.release AND d_rel.version = ''
@@ -311,9 +311,9 @@ BEGIN
     SELECT a.id, s.item_index, s.bucket_index, a.project_id,
            coalesce(crashcache._ts(s.started_us), a.received_at), s.did, d_rel.id, d_env.id,
            s.exited, s.errored, s.abnormal, s.crashed
-    FROM json_to_recordset(batch) AS p(archive_id bigint, session_aggregates json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, session_aggregates jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.session_aggregates) AS s(item_index int,
+    CROSS JOIN LATERAL jsonb_to_recordset(p.session_aggregates) AS s(item_index int,
         bucket_index int, started_us bigint, did text, exited bigint, errored bigint,
         abnormal bigint, crashed bigint, release text, environment text)
     JOIN crashcache.dim_release d_rel ON d_rel.name = s.release AND d_rel.version = ''
@@ -324,22 +324,22 @@ END
 $$;
 
 -- ===================================================================== crons
-CREATE FUNCTION crashcache._store_check_ins(batch json)
+CREATE FUNCTION crashcache._store_check_ins(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     PERFORM crashcache._ensure_dimensions(ARRAY(
         SELECT ROW(x.dim, x.name, '')::crashcache._dim_value
-        FROM json_to_recordset(batch) AS p(check_ins json)
-        CROSS JOIN LATERAL json_to_recordset(p.check_ins) AS c(release text, environment text)
+        FROM jsonb_to_recordset(batch) AS p(check_ins jsonb)
+        CROSS JOIN LATERAL jsonb_to_recordset(p.check_ins) AS c(release text, environment text)
         CROSS JOIN LATERAL (VALUES ('dim_release', c.release), ('dim_environment', c.environment)) AS x(dim, name)
         WHERE p.check_ins IS NOT NULL AND x.name IS NOT NULL));
 
     -- A check-in that carries monitor_config (upsert) updates the monitor's schedule.
     INSERT INTO crashcache.monitor AS m (project_id, slug, config)
     SELECT DISTINCT ON (a.project_id, c.monitor_slug) a.project_id, c.monitor_slug, c.monitor_config::jsonb
-    FROM json_to_recordset(batch) AS p(archive_id bigint, check_ins json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, check_ins jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.check_ins) AS c(monitor_slug text, monitor_config json)
+    CROSS JOIN LATERAL jsonb_to_recordset(p.check_ins) AS c(monitor_slug text, monitor_config jsonb)
     WHERE p.check_ins IS NOT NULL
     ORDER BY a.project_id, c.monitor_slug, (c.monitor_config IS NULL), a.id DESC
     ON CONFLICT (project_id, slug) DO UPDATE SET config = EXCLUDED.config
@@ -351,9 +351,9 @@ BEGIN
     SELECT DISTINCT ON (a.project_id, c.check_in_id)
            a.project_id, c.check_in_id::uuid, m.id, a.id, c.status, c.duration, d_rel.id, d_env.id,
            crashcache._event_time(c.timestamp_us, a.received_at)
-    FROM json_to_recordset(batch) AS p(archive_id bigint, check_ins json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, check_ins jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.check_ins) AS c(check_in_id text, monitor_slug text,
+    CROSS JOIN LATERAL jsonb_to_recordset(p.check_ins) AS c(check_in_id text, monitor_slug text,
         status text, duration float8, release text, environment text, timestamp_us bigint)
     JOIN crashcache.monitor m ON m.project_id = a.project_id AND m.slug = c.monitor_slug
     LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = c.release AND d_rel.version = ''
@@ -368,13 +368,13 @@ END
 $$;
 
 -- ===================================================================== logs, attachments, reports, feedback
-CREATE FUNCTION crashcache._store_records(batch json)
+CREATE FUNCTION crashcache._store_records(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     PERFORM crashcache._ensure_dimensions(ARRAY(
         SELECT ROW(x.dim, x.name, '')::crashcache._dim_value
-        FROM json_to_recordset(batch) AS p(logs json)
-        CROSS JOIN LATERAL json_to_recordset(p.logs) AS l(release text, environment text)
+        FROM jsonb_to_recordset(batch) AS p(logs jsonb)
+        CROSS JOIN LATERAL jsonb_to_recordset(p.logs) AS l(release text, environment text)
         CROSS JOIN LATERAL (VALUES ('dim_release', l.release), ('dim_environment', l.environment)) AS x(dim, name)
         WHERE p.logs IS NOT NULL AND x.name IS NOT NULL));
 
@@ -382,11 +382,11 @@ BEGIN
                                 trace_id, release_id, environment_id, attributes)
     SELECT a.project_id, a.id, crashcache._event_time(l.timestamp_us, a.received_at), l.level,
            l.severity_number, l.body, l.trace_id::uuid, d_rel.id, d_env.id, l.attributes::jsonb
-    FROM json_to_recordset(batch) AS p(archive_id bigint, logs json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, logs jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.logs) AS l(timestamp_us bigint, level text,
+    CROSS JOIN LATERAL jsonb_to_recordset(p.logs) AS l(timestamp_us bigint, level text,
         severity_number int, body text, trace_id text, release text, environment text,
-        attributes json)
+        attributes jsonb)
     LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = l.release AND d_rel.version = ''
     LEFT JOIN crashcache.dim_environment d_env ON d_env.name = l.environment AND d_env.version = ''
     WHERE p.logs IS NOT NULL;
@@ -395,9 +395,9 @@ BEGIN
                                        content_type, attachment_type, size)
     SELECT a.project_id, a.id, t.item_index, t.event_id::uuid, t.filename, t.content_type,
            t.attachment_type, t.size
-    FROM json_to_recordset(batch) AS p(archive_id bigint, attachments json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, attachments jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.attachments) AS t(item_index int, event_id text,
+    CROSS JOIN LATERAL jsonb_to_recordset(p.attachments) AS t(item_index int, event_id text,
         filename text, content_type text, attachment_type text, size bigint)
     WHERE p.attachments IS NOT NULL
     ON CONFLICT (archive_id, item_index) DO NOTHING;
@@ -406,18 +406,18 @@ BEGIN
                                            category, quantity)
     SELECT a.project_id, a.id, crashcache._event_time(o.timestamp_us, a.received_at), o.outcome,
            o.reason, o.category, o.quantity
-    FROM json_to_recordset(batch) AS p(archive_id bigint, outcomes json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, outcomes jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.outcomes) AS o(timestamp_us bigint, outcome text,
+    CROSS JOIN LATERAL jsonb_to_recordset(p.outcomes) AS o(timestamp_us bigint, outcome text,
         reason text, category text, quantity bigint)
     WHERE p.outcomes IS NOT NULL;
 
     INSERT INTO crashcache.feedback (project_id, archive_id, event_id, name, email, message, timestamp)
     SELECT a.project_id, a.id, f.event_id::uuid, f.name, f.email, f.message,
            crashcache._event_time(f.timestamp_us, a.received_at)
-    FROM json_to_recordset(batch) AS p(archive_id bigint, feedback json)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, feedback jsonb)
     JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL json_to_recordset(p.feedback) AS f(event_id text, name text, email text,
+    CROSS JOIN LATERAL jsonb_to_recordset(p.feedback) AS f(event_id text, name text, email text,
         message text, timestamp_us bigint)
     WHERE p.feedback IS NOT NULL;
 END
@@ -425,12 +425,12 @@ $$;
 
 -- ===================================================================== one batch
 -- Writes everything one digest batch produced.
-CREATE FUNCTION crashcache._store_digest(batch json)
+CREATE FUNCTION crashcache._store_digest(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     INSERT INTO crashcache.queue_error (archive_id, project_id, reason)
     SELECT a.id, a.project_id, p.error
-    FROM json_to_recordset(batch) AS p(archive_id bigint, error text)
+    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, error text)
     JOIN crashcache.archive a ON a.id = p.archive_id
     WHERE p.error IS NOT NULL
     ON CONFLICT (archive_id) DO UPDATE SET reason = EXCLUDED.reason, failed_at = now();

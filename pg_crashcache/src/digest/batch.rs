@@ -55,7 +55,7 @@ pub fn run(limit: i32, only: Option<i64>) -> Result<BatchOutcome, spi::Error> {
                 .unwrap_or_else(|e| error!("cannot serialise digest batch: {e}")),
         );
         client.update(
-            "SELECT crashcache._store_digest($1::json)",
+            "SELECT crashcache._store_digest($1::jsonb)",
             None,
             &[doc.into()],
         )?;
