@@ -66,12 +66,14 @@ impl IngestError {
     }
 }
 
-/// Decodes, checks, hashes and packs one request body.
+/// Decodes, checks, hashes and packs one request body (with the archive's current
+/// dictionary, if it has one).
 pub fn prepare(
     body: &[u8],
     content_encoding: Option<&str>,
     kind: PayloadKind,
     limits: Limits,
+    dictionary: Option<&archive::Dictionary>,
 ) -> Result<Prepared, IngestError> {
     if body.len() > limits.max_compressed_bytes {
         return Err(IngestError::CompressedTooLarge {
@@ -87,7 +89,7 @@ pub fn prepare(
         None if inspection.has_event => Some(ids::event_id_from_hash(&content_hash)),
         None => None,
     };
-    let (codec, stored) = archive::pack(&decoded);
+    let (codec, stored) = archive::pack(&decoded, dictionary);
     Ok(Prepared {
         content_hash,
         codec,
@@ -114,11 +116,14 @@ mod tests {
     #[test]
     fn store_event_without_id_gets_one_from_its_hash() {
         let body = br#"{"message":"raw log line"}"#;
-        let a = prepare(body, None, PayloadKind::Store, LIMITS).unwrap();
-        let b = prepare(body, Some("identity"), PayloadKind::Store, LIMITS).unwrap();
+        let a = prepare(body, None, PayloadKind::Store, LIMITS, None).unwrap();
+        let b = prepare(body, Some("identity"), PayloadKind::Store, LIMITS, None).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.event_id, Some(hex::encode(&a.content_hash[..16])));
-        assert_eq!(archive::unpack(a.codec, &a.stored, 1 << 20).unwrap(), body);
+        assert_eq!(
+            archive::unpack(a.codec, &a.stored, 1 << 20, None).unwrap(),
+            body
+        );
     }
 
     #[test]
@@ -129,22 +134,22 @@ mod tests {
         };
         let cases: Vec<(Result<Prepared, IngestError>, &str, i32)> = vec![
             (
-                prepare(b"{}\n", None, PayloadKind::Envelope, small),
+                prepare(b"{}\n", None, PayloadKind::Envelope, small, None),
                 "too_large",
                 413,
             ),
             (
-                prepare(b"xx", Some("gzip"), PayloadKind::Envelope, LIMITS),
+                prepare(b"xx", Some("gzip"), PayloadKind::Envelope, LIMITS, None),
                 "undecodable",
                 400,
             ),
             (
-                prepare(b"xx", Some("lzma"), PayloadKind::Envelope, LIMITS),
+                prepare(b"xx", Some("lzma"), PayloadKind::Envelope, LIMITS, None),
                 "unsupported_encoding",
                 415,
             ),
             (
-                prepare(b"{\"type\"", None, PayloadKind::Store, LIMITS),
+                prepare(b"{\"type\"", None, PayloadKind::Store, LIMITS, None),
                 "malformed",
                 400,
             ),
@@ -154,6 +159,7 @@ mod tests {
                     None,
                     PayloadKind::Envelope,
                     LIMITS,
+                    None,
                 ),
                 "malformed",
                 400,

@@ -58,17 +58,44 @@ END
 $$;
 
 -- Every archive of one project (or all) as a JSON document, for crashcache.import_archive()
--- on another server: the stored body stays compressed, in base64.
+-- on another server: the stored body stays compressed, in base64. A body packed with a
+-- dictionary is exported as sent, since the other server does not have the dictionary.
 CREATE FUNCTION crashcache.export_archives(project_id int DEFAULT NULL)
 RETURNS SETOF jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
                'project_id', a.project_id, 'content_hash', encode(a.content_hash, 'hex'),
                'kind', a.kind, 'received_at', a.received_at, 'raw_size', a.raw_size,
-               'client_ip', host(a.client_ip), 'codec', a.codec,
-               'body', translate(encode(a.body, 'base64'), E'\n', ''))
+               'client_ip', host(a.client_ip), 'codec', p.codec,
+               'body', translate(encode(p.body, 'base64'), E'\n', ''))
     FROM crashcache.archive a
+    CROSS JOIN LATERAL (
+        SELECT 0::smallint AS codec, crashcache.unpack(a.codec, a.body) AS body WHERE a.codec = 2
+        UNION ALL
+        SELECT a.codec, a.body WHERE a.codec <> 2
+    ) p
     WHERE export_archives.project_id IS NULL OR a.project_id = export_archives.project_id
     ORDER BY a.id
+$$;
+
+-- Trains a zstd dictionary on the latest `samples` payloads of the archive (all projects) and
+-- makes it the one ingest packs new payloads with. Returns its id. Worth running again (from
+-- pg_cron, say weekly) when the events change; earlier payloads keep their dictionary.
+CREATE FUNCTION crashcache.train_dictionary(samples int DEFAULT 2000, max_bytes int DEFAULT 65536)
+RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    payloads bytea[] := ARRAY(
+        SELECT crashcache.unpack(a.codec, a.body)
+        FROM crashcache.archive a ORDER BY a.id DESC LIMIT samples);
+    new_id int;
+BEGIN
+    IF cardinality(payloads) < 100 THEN
+        RAISE EXCEPTION 'the archive has % payloads: a dictionary needs at least 100', cardinality(payloads);
+    END IF;
+    new_id := nextval(pg_get_serial_sequence('crashcache.dictionary', 'id'));
+    INSERT INTO crashcache.dictionary (id, samples, dict)
+    VALUES (new_id, cardinality(payloads), crashcache._train_dictionary(payloads, max_bytes, new_id));
+    RETURN new_id;
+END
 $$;
 
 -- Adds an archive exported by crashcache.export_archives() and enqueues it; an archive that

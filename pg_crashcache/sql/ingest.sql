@@ -54,7 +54,8 @@ BEGIN
         FROM unnest(project_ids, public_keys, bodies, content_encodings, kinds, client_ips)
              WITH ORDINALITY AS q(project_id, public_key, body, content_encoding, kind, client_ip, n)
         CROSS JOIN LATERAL crashcache._prepare_payload(
-            q.body, q.content_encoding, q.kind, max_compressed_bytes, max_decompressed_bytes) p
+            q.body, q.content_encoding, q.kind, max_compressed_bytes, max_decompressed_bytes,
+            (SELECT max(d.id) FROM crashcache.dictionary d)) p
     ),
     judged AS (
         -- Key errors come before body errors, except that an envelope that cannot be read

@@ -6,7 +6,7 @@ use crashcache_core::{
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
-use crate::{guc, wake};
+use crate::{dictionary, guc, wake};
 
 fn payload_kind(kind: &str) -> payload::PayloadKind {
     payload::PayloadKind::from_name(kind)
@@ -28,6 +28,7 @@ fn prepare_payload(
     kind: &str,
     max_compressed_bytes: Option<i32>,
     max_decompressed_bytes: Option<i32>,
+    dictionary_id: default!(Option<i32>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -50,7 +51,11 @@ fn prepare_payload(
             max_sessions: guc::bytes(&guc::MAX_SESSIONS),
         },
     };
-    let row = match ingest::prepare(body, content_encoding, payload_kind(kind), limits) {
+    let dictionary = dictionary_id
+        .and_then(|id| u32::try_from(id).ok())
+        .and_then(dictionary::get);
+    let kind = payload_kind(kind);
+    let row = match ingest::prepare(body, content_encoding, kind, limits, dictionary.as_deref()) {
         Ok(p) => (
             None,
             200,
@@ -138,10 +143,22 @@ fn digest_payload(payload: &[u8], kind: default!(&str, "'envelope'")) -> JsonB {
 /// An archived payload restored to the bytes the SDK sent (after content decoding).
 #[pg_extern(immutable, strict, parallel_safe)]
 fn unpack(codec: i16, stored: &[u8]) -> Vec<u8> {
-    match archive::unpack(codec, stored, guc::bytes(&guc::MAX_DECOMPRESSED_BYTES)) {
+    let dictionary = archive::dictionary_id(codec, stored).and_then(dictionary::get);
+    let limit = guc::bytes(&guc::MAX_DECOMPRESSED_BYTES);
+    match archive::unpack(codec, stored, limit, dictionary.as_deref()) {
         Ok(bytes) => bytes,
         Err(e) => error!("{e}"),
     }
+}
+
+/// A zstd dictionary of at most `max_bytes` trained on `samples`, with the id `id` in its
+/// header (see `crashcache.train_dictionary`).
+#[pg_extern(name = "_train_dictionary", immutable, parallel_safe)]
+fn train_dictionary(samples: Array<&[u8]>, max_bytes: i32, id: i32) -> Vec<u8> {
+    let samples: Vec<Vec<u8>> = samples.iter().flatten().map(<[u8]>::to_vec).collect();
+    let max_bytes = usize::try_from(max_bytes).unwrap_or(0);
+    let id = u32::try_from(id).unwrap_or_else(|_| error!("dictionary id {id} is negative"));
+    archive::train_dictionary(&samples, max_bytes, id).unwrap_or_else(|e| error!("{e}"))
 }
 
 /// A payload item's JSON, repaired the way the digest repairs it (see `json_repair`), so

@@ -23,6 +23,8 @@ pub static MAX_DECOMPRESSED_BYTES: GucSetting<i32> = GucSetting::<i32>::new(200 
 pub static MAX_EVENT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
 /// Most session updates in one envelope.
 pub static MAX_SESSIONS: GucSetting<i32> = GucSetting::<i32>::new(100);
+/// Payloads in the archive before the first dictionary is trained automatically; 0 = never.
+pub static DICTIONARY_AFTER: GucSetting<i32> = GucSetting::<i32>::new(1000);
 /// Base URL SDKs reach the ingest proxy at, used to print DSNs.
 pub static PUBLIC_URL: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"http://127.0.0.1:3000"));
@@ -117,6 +119,16 @@ pub fn init() {
         1,
         100_000,
         GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.dictionary_after",
+        c"Payloads in the archive before the first zstd dictionary is trained automatically.",
+        c"An idle digest worker trains it with crashcache.train_dictionary(); 0 leaves it to the user.",
+        &DICTIONARY_AFTER,
+        0,
+        i32::MAX,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(

@@ -7,6 +7,7 @@
 use pgrx::prelude::*;
 
 mod api;
+mod dictionary;
 mod digest;
 mod guc;
 mod wake;
@@ -35,7 +36,8 @@ extension_sql_file!(
         api::worker_stats,
         api::unpack,
         api::payload_items,
-        api::item_json
+        api::item_json,
+        api::train_dictionary
     ]
 );
 extension_sql_file!(

@@ -187,6 +187,49 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_trained_dictionary_packs_new_payloads() {
+        let id = project("dictkey");
+        let event = |n: &str| {
+            format!(
+                "convert_to('{{\"message\":\"checkout failed for user ' || {n} || '\",\"level\":\"error\",\"platform\":\"python\",\"tags\":{{\"release\":\"shop@1.2\"}}}}', 'UTF8')"
+            )
+        };
+        Spi::run(&format!(
+            "SELECT crashcache.ingest({id}, 'dictkey', {}, NULL, 'store') FROM generate_series(1, 150) g",
+            event("g")
+        ))
+        .unwrap();
+        let dictionary: i32 = one("SELECT crashcache.train_dictionary(200, 8192)");
+        assert!(dictionary >= 32768, "{dictionary}");
+        assert_eq!(
+            ingest(&format!(
+                "{id}, 'dictkey', {}, NULL, 'store'",
+                event("9999")
+            )),
+            (200, "accepted".into())
+        );
+        let latest =
+            format!("(SELECT max(a.id) FROM crashcache.archive a WHERE a.project_id = {id})");
+        assert_eq!(
+            one::<i16>(&format!(
+                "SELECT codec FROM crashcache.archive WHERE id = {latest}"
+            )),
+            2
+        );
+        assert!(one::<String>(&format!(
+            "SELECT convert_from(crashcache.archive_payload({latest}), 'UTF8')"
+        ))
+        .contains("user 9999"));
+        // Exported as sent, since another server has no such dictionary.
+        assert_eq!(
+            one::<i64>(&format!(
+                "SELECT count(*) FROM crashcache.export_archives({id}) d WHERE (d->>'codec')::int = 2"
+            )),
+            0
+        );
+    }
+
+    #[pg_test]
     fn ingest_maps_bad_bodies_to_statuses() {
         let id = project("badbodies");
         let cases = [

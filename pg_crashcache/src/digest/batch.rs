@@ -3,12 +3,15 @@
 //! never sleeps.
 
 use crashcache_core::digest::{self, Digest};
-use crashcache_core::{archive, json_repair, payload::PayloadKind};
+use std::rc::Rc;
+
+use crashcache_core::archive::{self, Dictionary};
+use crashcache_core::{json_repair, payload::PayloadKind};
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
 use serde::Serialize;
 
-use crate::guc;
+use crate::{dictionary, guc};
 
 /// What a batch did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,6 +38,8 @@ struct Claimed {
     codec: i16,
     body: Vec<u8>,
     content_hash: Vec<u8>,
+    /// The zstd dictionary the body was packed with, if any.
+    dictionary: Option<Rc<Dictionary>>,
 }
 
 /// Claims up to `limit` payloads (only `only`, when given) and stores what they digest to.
@@ -79,13 +84,20 @@ fn claim(
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
+        let codec = row.get::<i16>(3)?.unwrap_or_default();
+        let body = row.get::<Vec<u8>>(4)?.unwrap_or_default();
         claimed.push(Claimed {
             archive_id: row.get::<i64>(1)?.unwrap_or_default(),
             kind: row.get::<String>(2)?.unwrap_or_default(),
-            codec: row.get::<i16>(3)?.unwrap_or_default(),
-            body: row.get::<Vec<u8>>(4)?.unwrap_or_default(),
             content_hash: row.get::<Vec<u8>>(5)?.unwrap_or_default(),
+            dictionary: None,
+            codec,
+            body,
         });
+    }
+    for payload in &mut claimed {
+        payload.dictionary = archive::dictionary_id(payload.codec, &payload.body)
+            .and_then(|id| dictionary::get_with(client, id));
     }
     Ok(claimed)
 }
@@ -100,8 +112,13 @@ fn digest_one(payload: &Claimed) -> DigestedPayload {
             .try_into()
             .map_err(|_| "archive has no valid content hash".to_string())?;
         let limit = guc::bytes(&guc::MAX_DECOMPRESSED_BYTES);
-        let decoded =
-            archive::unpack(payload.codec, &payload.body, limit).map_err(|e| e.to_string())?;
+        let decoded = archive::unpack(
+            payload.codec,
+            &payload.body,
+            limit,
+            payload.dictionary.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
         digest::digest(kind, &decoded, &hash).map_err(|e| e.to_string())
     })();
     match result {
@@ -124,6 +141,21 @@ pub fn fail(archive_id: i64, reason: &str) -> Result<(), spi::Error> {
         "SELECT crashcache._fail_payload($1, $2)",
         &[archive_id.into(), reason.into()],
     )
+}
+
+/// Trains the first dictionary if there is none and the archive holds `after` payloads.
+pub fn train_first_dictionary(after: i32) -> Result<Option<i32>, spi::Error> {
+    Spi::get_one_with_args(
+        "SELECT CASE WHEN NOT EXISTS (SELECT FROM crashcache.dictionary)
+              AND (SELECT count(*) FROM (SELECT FROM crashcache.archive LIMIT $1) a) >= $1
+         THEN crashcache.train_dictionary() END",
+        &[i64::from(after).into()],
+    )
+}
+
+/// Whether the archive has a dictionary.
+pub fn has_dictionary() -> Result<bool, spi::Error> {
+    Spi::get_one("SELECT EXISTS (SELECT FROM crashcache.dictionary)").map(|v| v.unwrap_or(false))
 }
 
 /// The oldest queued payload, for retrying a failed batch one payload at a time.

@@ -22,6 +22,8 @@ use crate::{guc, wake};
 const NOT_INSTALLED_WAIT: Duration = Duration::from_secs(1);
 /// Back-off after a batch failed for a reason outside any payload (for example a lock timeout).
 const FAILURE_WAIT: Duration = Duration::from_secs(1);
+/// How often an idle worker 0 looks whether the first dictionary is due.
+const DICTIONARY_CHECK_EVERY: Duration = Duration::from_secs(10);
 
 pub fn register_all() {
     for index in 0..guc::WORKERS.get() {
@@ -47,7 +49,10 @@ pub extern "C-unwind" fn crashcache_digest_worker_main(arg: pg_sys::Datum) {
     wake::register_worker(index);
     log!("pg_crashcache digest worker {index} started in database {database:?}");
 
-    let mut worker = Worker::default();
+    let mut worker = Worker {
+        trains_dictionary: index == 0,
+        ..Worker::default()
+    };
     loop {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
@@ -68,6 +73,10 @@ struct Worker {
     installed: bool,
     /// Payloads still to digest one at a time after a batch failed.
     retry_singly: usize,
+    /// Whether this worker trains the first dictionary (one worker does).
+    trains_dictionary: bool,
+    /// When it last looked.
+    dictionary_checked: Option<std::time::Instant>,
 }
 
 impl Worker {
@@ -101,6 +110,9 @@ impl Worker {
                 {
                     Duration::ZERO
                 } else {
+                    if outcome.claimed == 0 {
+                        self.train_first_dictionary_when_due();
+                    }
                     Duration::from_millis(guc::IDLE_WAIT_MS.get().max(10) as u64)
                 }
             }
@@ -110,6 +122,31 @@ impl Worker {
                 self.installed = false;
                 FAILURE_WAIT
             }
+        }
+    }
+
+    /// Trains the archive's first zstd dictionary once it holds `crashcache.dictionary_after`
+    /// payloads, looking at most every few seconds and only while the queue is empty.
+    fn train_first_dictionary_when_due(&mut self) {
+        let after = guc::DICTIONARY_AFTER.get();
+        if !self.trains_dictionary || after <= 0 {
+            return;
+        }
+        if self
+            .dictionary_checked
+            .is_some_and(|at| at.elapsed() < DICTIONARY_CHECK_EVERY)
+        {
+            return;
+        }
+        self.dictionary_checked = Some(std::time::Instant::now());
+        match in_transaction(|| batch::train_first_dictionary(after)) {
+            Ok(Some(id)) => log!("pg_crashcache: trained zstd dictionary {id} for the archive"),
+            Ok(None) => {}
+            Err(reason) => warning!("pg_crashcache: could not train a dictionary: {reason}"),
+        }
+        // One is enough: later ones are the user's call (crashcache.train_dictionary()).
+        if in_transaction(batch::has_dictionary).unwrap_or(false) {
+            self.trains_dictionary = false;
         }
     }
 
