@@ -92,10 +92,17 @@ CREATE TYPE crashcache._event_input AS (
     tags jsonb, user_data jsonb, user_key text, fingerprint text, grouping_method text
 );
 
+-- What one batch adds to one issue.
+CREATE TYPE crashcache._issue_count AS (
+    issue_id bigint, events bigint, first_seen timestamptz, last_seen timestamptz,
+    last_received timestamptz, latest_level crashcache.level, users bigint
+);
+
 CREATE FUNCTION crashcache._store_events(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     rows crashcache._event_input[];
+    counts crashcache._issue_count[];
 BEGIN
     rows := ARRAY(
         SELECT ROW(p.archive_id, a.project_id, a.received_at, e.event_id::uuid,
@@ -179,13 +186,21 @@ BEGIN
         SELECT DISTINCT n.issue_id, n.user_key FROM inserted n WHERE n.user_key IS NOT NULL
         ON CONFLICT DO NOTHING
         RETURNING issue_id
-    ), per_issue AS (
-        SELECT n.issue_id, count(*) AS events, min(n.timestamp) AS first_seen,
-               max(n.timestamp) AS last_seen, max(n.received_at) AS last_received,
-               (array_agg(n.level ORDER BY n.timestamp DESC))[1] AS latest_level,
-               (SELECT count(*) FROM new_users u WHERE u.issue_id = n.issue_id) AS users
-        FROM inserted n GROUP BY n.issue_id
     )
+    SELECT array_agg(ROW(c.issue_id, c.events, c.first_seen, c.last_seen, c.last_received,
+                         c.latest_level, c.users)::crashcache._issue_count) INTO counts
+    FROM (SELECT n.issue_id, count(*) AS events, min(n.timestamp) AS first_seen,
+                 max(n.timestamp) AS last_seen, max(n.received_at) AS last_received,
+                 (array_agg(n.level ORDER BY n.timestamp DESC))[1] AS latest_level,
+                 (SELECT count(*) FROM new_users u WHERE u.issue_id = n.issue_id) AS users
+          FROM inserted n GROUP BY n.issue_id) c;
+
+    -- Two workers counting into the same issues take their locks in the same order, so that
+    -- one waits for the other instead of deadlocking.
+    PERFORM FROM crashcache.issue i
+    WHERE i.id IN (SELECT c.issue_id FROM unnest(counts) c)
+    ORDER BY i.id FOR NO KEY UPDATE;
+
     UPDATE crashcache.issue i
     SET event_count = i.event_count + c.events,
         user_count = i.user_count + c.users,
@@ -196,7 +211,7 @@ BEGIN
                       THEN 'unresolved' ELSE i.status END,
         status_changed_at = CASE WHEN i.status = 'resolved' AND c.last_received > i.status_changed_at
                                  THEN now() ELSE i.status_changed_at END
-    FROM per_issue c
+    FROM unnest(counts) c
     WHERE i.id = c.issue_id;
 END
 $$;
