@@ -98,3 +98,43 @@ def test_too_many_sessions_in_one_envelope(proxy, sql, project, http):
                 for _ in range(n)]
     assert_accepted(post(http, proxy, project, envelope({}, *sessions(100))), None)
     assert_sentry_error(post(http, proxy, project, envelope({}, *sessions(101))), 400, 413)
+
+
+def test_the_id_answered_is_the_id_stored(proxy, sql, project, http, wait_digested):
+    """Sentry's precedence, one rule for ingest's answer and the digest: the envelope header's
+    id, else the event's own, else one made from the payload."""
+    header_id, own_id = new_event_id(), new_event_id()
+    disagree = envelope({"event_id": header_id}, ({"type": "event"}, {"event_id": own_id, "message": "a"}))
+    only_own = envelope({}, ({"type": "event"}, {"event_id": own_id, "message": "b"}))
+    # No ids at all, and the event not the first item: the id is made up, the same on both sides.
+    made_up = envelope({}, ({"type": "attachment", "filename": "a.txt"}, b"abc"),
+                       ({"type": "event"}, {"message": f"no id {uuid.uuid4()}"}))
+    answers = []
+    for body, expected in ((disagree, header_id), (only_own, own_id), (made_up, None)):
+        r = post(http, proxy, project, body)
+        assert r.status_code == 200, r.text
+        answered = r.json()["id"]
+        if expected is not None:
+            assert answered == expected
+        answers.append(answered)
+    wait_digested(project.id)
+    assert sql.queue_errors(project.id) == []
+    stored = {r["event_id"] for r in sql.rows(
+        "SELECT event_id FROM crashcache.event WHERE project_id = %s", (project.id,))}
+    assert stored == {as_uuid(a) for a in answers}
+
+
+def test_an_envelope_carries_one_event(proxy, sql, project, http, wait_digested):
+    """Ten thousand events without ids in one envelope were answered 200 and 256 of them kept.
+    Sentry's envelopes carry one event or transaction: more is a clear 400 and nothing stored."""
+    items = [({"type": "event"}, {"message": f"item {i}"}) for i in range(10_000)]
+    r = post(http, proxy, project, envelope({}, *items))
+    body = assert_sentry_error(r, 400)
+    assert "10000 event items" in body["detail"], body
+    r = post(http, proxy, project, envelope({"event_id": new_event_id()}, ({"type": "event"}, {"message": "e"}),
+                                            ({"type": "transaction"}, {"transaction": "/", "start_timestamp": 1,
+                                                                       "timestamp": 2})))
+    assert "2 event items (event, transaction)" in assert_sentry_error(r, 400)["detail"]
+    wait_digested(project.id)
+    assert sql.queue_errors(project.id) == []
+    assert sql.scalar("SELECT count(*) FROM crashcache.event WHERE project_id = %s", (project.id,)) == 0

@@ -4,6 +4,7 @@ requests pass again. "Per second" means per second (the old system gave one toke
 seconds), and X-Forwarded-For counts only from trusted proxies."""
 import json
 import re
+import socket
 import time
 
 import pytest
@@ -150,3 +151,46 @@ def test_refused_keys_do_not_use_up_a_projects_quota(proxy_factory, project, htt
     assert set(codes) <= {403, 429}, codes
     _, r = store(http, proxy, project)
     assert r.status_code == 200, f"wrong-key requests {codes} used up the project's quota: {r.status_code} {r.text}"
+
+
+def test_refusals_keep_the_connection(proxy_factory, project):
+    """An SDK sends its next envelope on the connection a 429 came back on. Every refusal,
+    with a body still arriving after the headers, must leave that connection usable: one
+    socket carries a burst of rate-limited requests, a bad project id and an unknown path,
+    and every answer arrives on it, none saying it closes."""
+    proxy = proxy_factory(RATE_LIMIT_GLOBAL_PER_SECOND=1, RATE_LIMIT_BURST_MULTIPLIER=1)
+    body = json.dumps({"message": "keep-alive", "extra": {"pad": "x" * 20000}}).encode()
+    auth = f"X-Sentry-Auth: Sentry sentry_key={project.key}, sentry_version=7\r\n"
+    paths = [f"/api/{project.id}/store/"] * 30 + ["/api/abc/store/", "/nope", f"/api/{project.id}/store/"]
+    statuses = []
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sk:
+        reader = sk.makefile("rb")
+        t0 = time.monotonic()
+        for path in paths:
+            # Headers first, the body a moment later: the refusal is decided before it arrives.
+            sk.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}"
+                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+            time.sleep(0.002)
+            sk.sendall(body)
+            status, headers = read_response(reader)
+            assert "close" not in headers.get("connection", ""), (path, status, headers)
+            statuses.append(status)
+        elapsed = time.monotonic() - t0
+    assert statuses[-3:-1] == [400, 404], statuses
+    limited = statuses[:30] + statuses[-1:]
+    assert limited[0] == 200, statuses
+    # One token a second, burst one: at most one more request passes per second elapsed.
+    assert limited.count(200) <= 1 + elapsed + 1, (statuses, elapsed)
+    assert set(limited) == {200, 429}, statuses
+
+
+def read_response(reader) -> tuple[int, dict]:
+    """One HTTP/1.1 response with a Content-Length from a socket's reader."""
+    status_line = reader.readline()
+    assert status_line.startswith(b"HTTP/1.1 "), f"no answer on the connection: {status_line!r}"
+    headers = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip().lower()
+    reader.read(int(headers["content-length"]))
+    return int(status_line.split()[1]), headers

@@ -125,6 +125,11 @@ pub fn unpack(
     dictionary: Option<&Dictionary>,
 ) -> Result<Vec<u8>, ArchiveError> {
     match codec {
+        CODEC_IDENTITY if stored.len() > limit => {
+            Err(ArchiveError::Damaged(decode::DecodeError::TooLarge {
+                limit,
+            }))
+        }
         CODEC_IDENTITY => Ok(stored.to_vec()),
         CODEC_ZSTD => Ok(decode::decode_one(stored, decode::Encoding::Zstd, limit)?),
         CODEC_ZSTD_DICTIONARY => {
@@ -143,7 +148,7 @@ pub fn unpack(
                     .map_err(damaged)?;
             let mut out = Vec::new();
             decoder
-                .take(limit as u64 + 1)
+                .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
                 .read_to_end(&mut out)
                 .map_err(damaged)?;
             if out.len() > limit {
@@ -176,6 +181,25 @@ mod tests {
         let (codec, stored) = pack(b"{}", None);
         assert_eq!((codec, stored.as_slice()), (CODEC_IDENTITY, &b"{}"[..]));
         assert_eq!(unpack(codec, &stored, 10, None).unwrap(), b"{}");
+    }
+
+    /// Found by the `digest` fuzz target: a payload stored as it came ignored the limit.
+    #[test]
+    fn every_codec_respects_the_limit() {
+        let (codec, stored) = pack(b"{}", None);
+        assert_eq!(codec, CODEC_IDENTITY);
+        assert_eq!(
+            unpack(codec, &stored, 1, None),
+            Err(ArchiveError::Damaged(decode::DecodeError::TooLarge {
+                limit: 1
+            }))
+        );
+        assert_eq!(unpack(codec, &stored, 2, None).unwrap(), b"{}");
+        let data = br#"{"message":"hello hello hello hello hello hello hello"}"#.repeat(20);
+        let (codec, stored) = pack(&data, None);
+        assert_eq!(codec, CODEC_ZSTD);
+        assert!(unpack(codec, &stored, data.len() - 1, None).is_err());
+        assert_eq!(unpack(codec, &stored, usize::MAX, None).unwrap(), data);
     }
 
     #[test]
@@ -213,6 +237,11 @@ mod tests {
         assert_eq!(dictionary_id(codec, &packed), Some(40_000));
         assert_eq!(
             unpack(codec, &packed, 1 << 20, Some(&dictionary)).unwrap(),
+            payload
+        );
+        // The cap plus the one byte that tells "over" from "at" must not overflow.
+        assert_eq!(
+            unpack(codec, &packed, usize::MAX, Some(&dictionary)).unwrap(),
             payload
         );
         // Without it, or with another, the payload cannot be read, and says what it needs.

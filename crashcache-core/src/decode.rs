@@ -89,6 +89,7 @@ pub fn decode<'a>(
 /// Decodes one coding layer under the cap.
 pub fn decode_one(body: &[u8], coding: Encoding, limit: usize) -> Result<Vec<u8>, DecodeError> {
     match coding {
+        Encoding::Identity if body.len() > limit => Err(DecodeError::TooLarge { limit }),
         Encoding::Identity => Ok(body.to_vec()),
         Encoding::Gzip => read_capped(flate2::read::MultiGzDecoder::new(body), coding, limit),
         // HTTP's "deflate" is zlib-wrapped, but some clients send a raw deflate stream.
@@ -160,6 +161,19 @@ mod tests {
         assert_eq!(
             decode(b"hello", None, 4),
             Err(DecodeError::TooLarge { limit: 4 })
+        );
+    }
+
+    /// Found by the `decode` fuzz target: one identity layer ignored the cap.
+    #[test]
+    fn identity_layer_respects_the_limit() {
+        assert_eq!(
+            decode_one(b"hello", Encoding::Identity, 4),
+            Err(DecodeError::TooLarge { limit: 4 })
+        );
+        assert_eq!(
+            decode_one(b"hello", Encoding::Identity, 5).as_deref(),
+            Ok(&b"hello"[..])
         );
     }
 

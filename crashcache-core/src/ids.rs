@@ -23,10 +23,15 @@ pub fn uuid_from_json(value: Option<&serde_json::Value>) -> Option<String> {
         .and_then(normalise_uuid)
 }
 
-/// An event id for a payload that came without one (raw log shippers): made from the payload's
-/// content hash, so that digesting the same archive again yields the same event.
-pub fn event_id_from_hash(content_hash: &[u8; 32]) -> String {
-    hex::encode(&content_hash[..16])
+/// The one rule for an event's id, which ingest answers and the digest stores: Sentry's
+/// precedence, the envelope header's id, else the event's own `event_id`, else one made from
+/// the payload's content hash (raw log shippers send none), so that digesting the same archive
+/// again yields the same event. An envelope carries at most one event (see `payload`), so
+/// one payload never needs two made-up ids.
+pub fn event_id(header: Option<&str>, own: Option<&str>, content_hash: &[u8; 32]) -> String {
+    header
+        .or(own)
+        .map_or_else(|| hex::encode(&content_hash[..16]), str::to_string)
 }
 
 #[cfg(test)]
@@ -43,6 +48,16 @@ mod tests {
             normalise_uuid("9ec79c33ec9942ab8353589fcb2e04dc").as_deref(),
             Some("9ec79c33ec9942ab8353589fcb2e04dc")
         );
+    }
+
+    #[test]
+    fn the_envelope_header_wins_then_the_event_then_the_hash() {
+        let hash = [0xab; 32];
+        let header = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let own = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        assert_eq!(event_id(Some(header), Some(own), &hash), header);
+        assert_eq!(event_id(None, Some(own), &hash), own);
+        assert_eq!(event_id(None, None, &hash), "ab".repeat(16));
     }
 
     #[test]

@@ -84,10 +84,15 @@ pub fn prepare(
     let decoded = decode::decode(body, content_encoding, limits.max_decompressed_bytes)?;
     let inspection = payload::inspect(kind, &decoded, limits.items)?;
     let content_hash = archive::content_hash(&decoded);
-    let event_id = match inspection.event_id {
-        Some(id) => Some(id),
-        None if inspection.has_event => Some(ids::event_id_from_hash(&content_hash)),
-        None => None,
+    // Without an event (sessions, reports), only the header's id, if any, is answered.
+    let event_id = if inspection.has_event {
+        Some(ids::event_id(
+            inspection.header_event_id.as_deref(),
+            inspection.own_event_id.as_deref(),
+            &content_hash,
+        ))
+    } else {
+        inspection.header_event_id
     };
     let (codec, stored) = archive::pack(&decoded, dictionary);
     Ok(Prepared {

@@ -1,7 +1,8 @@
 //! What the ingest fast path checks before it stores a payload.
 //!
-//! That it is framed right, that no item is over its limit, and which event id to answer with.
-//! It parses no item payload except to find an event id the envelope header does not carry.
+//! That it is framed right, that it carries at most one event, that no item is over its
+//! limit, and the ids that decide the event id to answer with (`ids::event_id`). It parses
+//! no item payload except to find an event id the envelope header does not carry.
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -67,6 +68,11 @@ pub enum PayloadError {
     },
     #[error("envelope holds {count} sessions, more than the limit of {limit}")]
     TooManySessions { count: usize, limit: usize },
+    #[error(
+        "envelope holds {count} event items ({types}); an envelope carries at most one \
+         event, transaction, feedback or security item: send the others in envelopes of their own"
+    )]
+    SeveralEvents { count: usize, types: String },
 }
 
 impl PayloadError {
@@ -82,9 +88,10 @@ impl PayloadError {
 /// What ingest learns from a valid payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inspection {
-    /// The id to answer with: the envelope header's, else the first event item's, else (store)
-    /// the event's. `None` when the payload holds no event at all (sessions, reports).
-    pub event_id: Option<String>,
+    /// The envelope header's `event_id`, if it has a valid one.
+    pub header_event_id: Option<String>,
+    /// The event item's own `event_id` (the body's, for a store request).
+    pub own_event_id: Option<String>,
     /// Whether the payload holds an item that becomes an event or transaction, so that a
     /// missing id must be made up.
     pub has_event: bool,
@@ -95,6 +102,23 @@ pub struct Inspection {
 /// Item types whose payload is an event-shaped JSON object with an `event_id`.
 pub(crate) fn is_event_like(item_type: &str) -> bool {
     matches!(item_type, "event" | "transaction" | "feedback" | "security")
+}
+
+/// Sentry's rule, and ours since the event id is the envelope's: at most one event-like item.
+pub(crate) fn check_one_event<'a>(
+    item_types: impl Iterator<Item = &'a str>,
+) -> Result<(), PayloadError> {
+    let events: Vec<&str> = item_types.filter(|t| is_event_like(t)).collect();
+    if events.len() > 1 {
+        let mut types = events.clone();
+        types.sort_unstable();
+        types.dedup();
+        return Err(PayloadError::SeveralEvents {
+            count: events.len(),
+            types: types.join(", "),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -114,7 +138,8 @@ pub fn inspect(
             check_size("event", decoded.len(), limits.max_event_bytes)?;
             let probe = probe_event(decoded)?;
             Ok(Inspection {
-                event_id: ids::uuid_from_json(probe.event_id.as_ref()),
+                header_event_id: None,
+                own_event_id: ids::uuid_from_json(probe.event_id.as_ref()),
                 has_event: true,
                 dsn_key: None,
             })
@@ -125,13 +150,14 @@ pub fn inspect(
 
 fn inspect_envelope(decoded: &[u8], limits: ItemLimits) -> Result<Inspection, PayloadError> {
     let env = envelope::parse(decoded)?;
+    check_one_event(env.items.iter().map(|item| item.header.item_type.as_str()))?;
     let mut sessions = 0;
-    let mut first_event_item = None;
+    let mut event_item = None;
     for item in &env.items {
         let item_type = item.header.item_type.as_str();
         if is_event_like(item_type) {
             check_size(item_type, item.payload.len(), limits.max_event_bytes)?;
-            first_event_item.get_or_insert(item);
+            event_item = Some(item);
         }
         if item_type == "session" {
             sessions += 1;
@@ -143,14 +169,16 @@ fn inspect_envelope(decoded: &[u8], limits: ItemLimits) -> Result<Inspection, Pa
             limit: limits.max_sessions,
         });
     }
-    let event_id = match (env.event_id(), first_event_item) {
-        (Some(id), _) => Some(id),
+    let header_event_id = env.event_id();
+    // The item's own id matters only when the header has none.
+    let own_event_id = match (&header_event_id, event_item) {
         (None, Some(item)) => ids::uuid_from_json(probe_event(item.payload)?.event_id.as_ref()),
-        (None, None) => None,
+        _ => None,
     };
     Ok(Inspection {
-        event_id,
-        has_event: first_event_item.is_some(),
+        header_event_id,
+        own_event_id,
+        has_event: event_item.is_some(),
         dsn_key: env.dsn_public_key(),
     })
 }
@@ -191,7 +219,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            got.event_id.as_deref(),
+            got.header_event_id.as_deref(),
             Some("f86061c800e640538b67067ad209a674")
         );
         assert!(got.has_event);
@@ -208,7 +236,8 @@ mod tests {
         assert_eq!(
             got,
             Inspection {
-                event_id: None,
+                header_event_id: None,
+                own_event_id: None,
                 has_event: false,
                 dsn_key: None
             }
@@ -220,9 +249,31 @@ mod tests {
         let body =
             b"{}\n{\"type\":\"event\"}\n{\"event_id\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}\n";
         let got = inspect(PayloadKind::Envelope, body, ItemLimits::default()).unwrap();
+        assert_eq!(got.header_event_id, None);
         assert_eq!(
-            got.event_id.as_deref(),
+            got.own_event_id.as_deref(),
             Some("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+        );
+    }
+
+    #[test]
+    fn an_envelope_carries_at_most_one_event() {
+        let body = b"{}\n{\"type\":\"event\"}\n{}\n{\"type\":\"attachment\"}\nx\n\
+                     {\"type\":\"transaction\"}\n{}\n{\"type\":\"event\"}\n{}\n";
+        let err = inspect(PayloadKind::Envelope, body, ItemLimits::default()).unwrap_err();
+        assert_eq!(
+            err,
+            PayloadError::SeveralEvents {
+                count: 3,
+                types: "event, transaction".into()
+            }
+        );
+        assert!(!err.is_too_large());
+        let one = b"{}\n{\"type\":\"attachment\"}\nx\n{\"type\":\"event\"}\n{}\n";
+        assert!(
+            inspect(PayloadKind::Envelope, one, ItemLimits::default())
+                .unwrap()
+                .has_event
         );
     }
 
@@ -235,7 +286,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            got.event_id.as_deref(),
+            got.own_event_id.as_deref(),
             Some("9ec79c33ec9942ab8353589fcb2e04dc")
         );
         let got = inspect(
@@ -247,7 +298,8 @@ mod tests {
         assert_eq!(
             got,
             Inspection {
-                event_id: None,
+                header_event_id: None,
+                own_event_id: None,
                 has_event: true,
                 dsn_key: None
             }

@@ -4,7 +4,6 @@
 //! `MAX_COMPRESSED_PAYLOAD_BYTES`, so that they can refuse a Content-Length over it before
 //! reading anything, and answer 413 in Sentry's shape.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::Request;
@@ -15,25 +14,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::config::Config;
-use crate::db::batch::Batcher;
 use crate::error::Failure;
-use crate::health::Health;
-use crate::ratelimit::RateLimiter;
 use crate::routes::{self, envelope, health, store, Outcome};
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// The validated configuration.
-    pub config: Arc<Config>,
-    /// Where ingest requests go: batched calls of `crashcache.ingest_batch`.
-    pub batcher: Batcher,
-    /// The rate limiter.
-    pub limiter: Arc<RateLimiter>,
-    /// The cached health figures.
-    pub health: Health,
-}
+use crate::state::AppState;
 
 /// Headers a browser SDK may read from a cross-origin answer.
 const EXPOSED_HEADERS: &str = "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After";
@@ -58,6 +41,14 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(log_request))
         .layer(middleware::from_fn(cors))
         .with_state(state)
+}
+
+/// What a connection over the cap is served: 503 to any request, with the same layers.
+pub fn busy() -> Router {
+    Router::new()
+        .fallback(routes::busy)
+        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn(cors))
 }
 
 /// Browsers hand an answer to the SDK only when it allows their origin, and show it the rate
@@ -111,11 +102,14 @@ async fn log_request(request: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{app, AppState};
+    use super::app;
     use crate::config::tests::config;
     use crate::db;
+    use crate::db::batch::Batcher;
     use crate::health::Health;
     use crate::ratelimit::RateLimiter;
+    use crate::routes::Receiving;
+    use crate::state::AppState;
     use axum::body::Body;
     use axum::extract::ConnectInfo;
     use axum::http::{Request, StatusCode};
@@ -133,8 +127,9 @@ mod tests {
         let config = config(&all).unwrap();
         let (sender, health) = Health::channel();
         let state = AppState {
-            batcher: super::Batcher::start(db::pool(&config).unwrap(), config.batch_settings()),
+            batcher: Batcher::start(db::pool(&config).unwrap(), config.batch_settings()),
             limiter: Arc::new(RateLimiter::new(config.limits, Instant::now())),
+            receiving: Receiving::new(config.max_receiving_bytes, config.body_timeout),
             config: Arc::new(config),
             health,
         };

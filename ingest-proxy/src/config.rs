@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::client_ip::TrustedProxies;
+use crate::connections::ConnectionLimits;
 use crate::db::batch::BatchSettings;
 use crate::ratelimit::Limits;
 use crate::size::eval_size;
@@ -90,6 +91,35 @@ pub struct Settings {
         global = true
     )]
     pub max_uncompressed_payload_bytes: String,
+    /// Connections served at once; past it a new connection is answered 503 and closed.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value = "1024", global = true)]
+    pub max_connections: String,
+    /// Bytes of request bodies being received at once, all requests together; past it a
+    /// request is answered 503.
+    #[arg(
+        long,
+        env = "MAX_RECEIVING_BYTES",
+        default_value = "64 * 1024 * 1024",
+        global = true
+    )]
+    pub max_receiving_bytes: String,
+    /// How long a connection may take to send a request's headers, counted from when it is
+    /// ready for one: idle keep-alive connections are closed after it too.
+    #[arg(
+        long,
+        env = "HTTP_IDLE_TIMEOUT_MS",
+        default_value = "15000",
+        global = true
+    )]
+    pub http_idle_timeout_ms: String,
+    /// How long a request's body may take to arrive before it is answered 408.
+    #[arg(
+        long,
+        env = "HTTP_BODY_TIMEOUT_MS",
+        default_value = "30000",
+        global = true
+    )]
+    pub http_body_timeout_ms: String,
     /// Requests per second for everyone together; 0 is no limit.
     #[arg(
         long,
@@ -162,6 +192,12 @@ pub struct Config {
     pub max_compressed_bytes: u32,
     /// Largest body after decoding.
     pub max_decompressed_bytes: u32,
+    /// Connections at once, and how long each may wait for a request's headers.
+    pub connection_limits: ConnectionLimits,
+    /// Bytes of bodies being received at once.
+    pub max_receiving_bytes: u64,
+    /// Time for a body to arrive.
+    pub body_timeout: Duration,
     /// The rate limits.
     pub limits: Limits,
     /// Proxies whose `X-Forwarded-For` counts.
@@ -263,6 +299,16 @@ impl Config {
             i32::MAX as u64,
         )?;
 
+        let connection_limits = ConnectionLimits {
+            max_connections: integer("MAX_CONNECTIONS", &s.max_connections, 1, 1_000_000)? as usize,
+            idle_timeout: millis("HTTP_IDLE_TIMEOUT_MS", &s.http_idle_timeout_ms, 100)?,
+        };
+        let max_receiving_bytes = u64::from(size(
+            "MAX_RECEIVING_BYTES",
+            &s.max_receiving_bytes,
+            u64::from(u32::MAX),
+        )?);
+
         let limits = Limits {
             global_per_second: rate(
                 "RATE_LIMIT_GLOBAL_PER_SECOND",
@@ -322,6 +368,9 @@ impl Config {
             ingest_batch_max,
             max_compressed_bytes,
             max_decompressed_bytes,
+            connection_limits,
+            max_receiving_bytes,
+            body_timeout: millis("HTTP_BODY_TIMEOUT_MS", &s.http_body_timeout_ms, 100)?,
             limits,
             trusted_proxies,
             public_url,

@@ -41,8 +41,6 @@ pub enum ProxyError {
     PayloadTooLarge {
         /// `MAX_COMPRESSED_PAYLOAD_BYTES`.
         limit: u64,
-        /// The rest of the body was not read: the answer says `Connection: close`.
-        closes_connection: bool,
     },
     /// 4xx: `crashcache.ingest` refused the payload (bad key, too large, undecodable, …).
     #[error("{detail}")]
@@ -54,6 +52,15 @@ pub enum ProxyError {
         /// Its explanation.
         detail: String,
     },
+    /// 408: the body did not arrive in time (`HTTP_BODY_TIMEOUT_MS`).
+    #[error("the request body did not arrive within {seconds} s")]
+    BodyTimeout {
+        /// The deadline.
+        seconds: u64,
+    },
+    /// 503: the proxy holds as many connections or bodies as it may.
+    #[error("the proxy is busy ({0}), try again later")]
+    Busy(String),
     /// 429: a rate limit refused the request.
     #[error("rate limited: the {} limit is exhausted, retry in {} s", .0.scope.describe(), .0.retry_after_secs)]
     RateLimited(RateLimited),
@@ -96,8 +103,9 @@ impl ProxyError {
             ProxyError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Rejected { status, .. } => *status,
+            ProxyError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ProxyError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ProxyError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Busy(_) | ProxyError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -137,14 +145,10 @@ impl IntoResponse for ProxyError {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(X_SENTRY_ERROR, header_text(&detail));
-        if let ProxyError::PayloadTooLarge {
-            closes_connection: true,
-            ..
-        } = &self
-        {
+        if let ProxyError::Busy(_) = &self {
             headers.insert(
-                axum::http::header::CONNECTION,
-                HeaderValue::from_static("close"),
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from_static("1"),
             );
         }
         if let ProxyError::RateLimited(limited) = &self {
@@ -223,11 +227,7 @@ mod tests {
         assert_eq!(body["causes"], serde_json::json!([]));
         assert_eq!(headers[X_SENTRY_ERROR], "unknown or revoked public key");
 
-        let (status, _, body, _) = answer(ProxyError::PayloadTooLarge {
-            limit: 1024,
-            closes_connection: false,
-        })
-        .await;
+        let (status, _, body, _) = answer(ProxyError::PayloadTooLarge { limit: 1024 }).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(body["detail"].as_str().unwrap().contains("1024"));
 

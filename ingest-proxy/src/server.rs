@@ -1,7 +1,5 @@
 //! `serve`: listens, keeps the health figures fresh, and stops cleanly on SIGTERM or SIGINT.
 
-use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,11 +7,14 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-use crate::app::{app, AppState};
+use crate::app::{app, busy};
 use crate::config::Config;
+use crate::connections;
 use crate::db::{self, batch::Batcher};
 use crate::health;
 use crate::ratelimit::RateLimiter;
+use crate::routes::Receiving;
+use crate::state::AppState;
 
 /// How long requests in flight may still take once a stop signal arrived.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -36,28 +37,27 @@ pub async fn serve(config: Config) -> Result<(), String> {
         rate_limits = ?config.limits,
         "ingest-proxy listening"
     );
+    let limits = config.connection_limits;
     let state = AppState {
         batcher: Batcher::start(pool.clone(), config.batch_settings()),
         limiter: Arc::new(RateLimiter::new(config.limits, Instant::now())),
+        receiving: Receiving::new(config.max_receiving_bytes, config.body_timeout),
         config: Arc::new(config),
         health,
     };
-    let server = axum::serve(
+    connections::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state),
+        busy(),
+        limits,
+        stopped(stop),
+        SHUTDOWN_GRACE,
     )
-    .with_graceful_shutdown(stopped(stop.clone()));
-    let outcome = tokio::select! {
-        result = server.into_future() => result.map_err(|err| format!("server error: {err}")),
-        () = grace_over(stop) => {
-            tracing::warn!("requests still in flight after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs());
-            Ok(())
-        }
-    };
+    .await;
     refresher.abort();
     pool.close();
     tracing::info!("ingest-proxy stopped");
-    outcome
+    Ok(())
 }
 
 /// A flag that turns true on the first SIGTERM or SIGINT.
@@ -84,9 +84,4 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     if stop.wait_for(|stop| *stop).await.is_err() {
         std::future::pending::<()>().await;
     }
-}
-
-async fn grace_over(stop: watch::Receiver<bool>) {
-    stopped(stop).await;
-    tokio::time::sleep(SHUTDOWN_GRACE).await;
 }

@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use crate::envelope::{self, EnvelopeError, Item};
 use crate::normalise::{self, EventFacts};
-use crate::payload::PayloadKind;
+use crate::payload::{self, PayloadError, PayloadKind};
 use crate::{ids, json_repair};
 
 pub use items::{
@@ -41,6 +41,8 @@ pub struct Digest {
 pub enum DigestError {
     #[error("malformed envelope: {0}")]
     Envelope(#[from] EnvelopeError),
+    #[error("{0}")]
+    Payload(#[from] PayloadError),
     #[error("item {index} ({item_type}): {reason}")]
     Item {
         index: usize,
@@ -74,6 +76,9 @@ pub fn digest(
         }
         PayloadKind::Envelope => {
             let env = envelope::parse(decoded)?;
+            // Ingest refuses such envelopes; one stored before it did goes to the error queue
+            // whole rather than as events that share an id.
+            payload::check_one_event(env.items.iter().map(|item| item.header.item_type.as_str()))?;
             let header_event_id = env.event_id();
             for (index, item) in env.items.iter().enumerate() {
                 digest_item(
@@ -103,7 +108,7 @@ fn digest_item(
         "event" => push_event(out, index, json()?, header_event_id, content_hash)?,
         "transaction" => {
             let tx = json()?;
-            let event_id = resolve_event_id(&tx, header_event_id, index, content_hash);
+            let event_id = resolve_event_id(&tx, header_event_id, content_hash);
             out.spans.extend(items::transaction_spans(&tx, &event_id));
             out.transactions
                 .push(items::transaction(&tx, event_id).map_err(bad)?);
@@ -136,33 +141,19 @@ fn push_event(
 ) -> Result<(), DigestError> {
     let mut facts = normalise::normalise_event(&event)
         .map_err(|e| DigestError::item(index, "event", e.to_string()))?;
-    facts.event_id = Some(resolve_event_id(
-        &event,
-        header_event_id,
-        index,
-        content_hash,
-    ));
+    facts.event_id = Some(resolve_event_id(&event, header_event_id, content_hash));
     out.events.push(facts);
     Ok(())
 }
 
-/// The item's own id, else the envelope's, else one made from the archive's hash.
+/// The event id by the one rule (`ids::event_id`), as ingest answered it.
 fn resolve_event_id(
     item: &Value,
     header_event_id: Option<&str>,
-    index: usize,
     content_hash: &[u8; 32],
 ) -> String {
-    if let Some(id) = ids::uuid_from_json(item.get("event_id")) {
-        return id;
-    }
-    if let Some(id) = header_event_id {
-        return id.to_string();
-    }
-    let mut hash = *content_hash;
-    // Items after the first get distinct made-up ids from the same archive.
-    hash[0] ^= (index & 0xff) as u8;
-    ids::event_id_from_hash(&hash)
+    let own = ids::uuid_from_json(item.get("event_id"));
+    ids::event_id(header_event_id, own.as_deref(), content_hash)
 }
 
 fn parse_json(index: usize, item_type: &str, payload: &[u8]) -> Result<Value, DigestError> {

@@ -3,8 +3,8 @@
 //! Every item type becomes its row, and a payload with one broken item is refused whole.
 
 use super::*;
-use crate::archive;
 use crate::test_fixtures::python_envelope;
+use crate::{archive, ingest};
 
 /// 07:14:00Z on the day the Python captures were made, in epoch microseconds.
 const CAPTURE_MINUTE_US: i64 = 1_795_331_640_000_000;
@@ -220,7 +220,6 @@ fn store_event_without_id_gets_one_from_the_hash() {
     let hash = archive::content_hash(body);
     let d = digest(PayloadKind::Store, body, &hash).unwrap();
     assert_eq!(row_counts(&d), [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    assert_eq!(d.events[0].event_id, Some(ids::event_id_from_hash(&hash)));
     assert_eq!(
         d.events[0].event_id.as_deref(),
         Some(hex::encode(&hash[..16]).as_str())
@@ -237,19 +236,73 @@ fn store_event_without_id_gets_one_from_the_hash() {
 }
 
 #[test]
-fn events_without_ids_in_one_envelope_get_distinct_ids() {
+fn an_envelope_of_several_events_fails_whole() {
     let body = b"{}\n{\"type\":\"event\"}\n{\"message\":\"a\"}\n{\"type\":\"event\"}\n{\"message\":\"b\"}\n";
-    let d = digest_envelope(body).unwrap();
-    let ids: Vec<_> = d
-        .events
-        .iter()
-        .map(|e| e.event_id.clone().unwrap())
-        .collect();
-    assert_eq!(
-        ids[0],
-        ids::event_id_from_hash(&archive::content_hash(body))
-    );
-    assert_ne!(ids[0], ids[1]);
+    assert!(matches!(
+        digest_envelope(body),
+        Err(DigestError::Payload(PayloadError::SeveralEvents {
+            count: 2,
+            ..
+        }))
+    ));
+}
+
+const LIMITS: ingest::Limits = ingest::Limits {
+    max_compressed_bytes: 1 << 20,
+    max_decompressed_bytes: 1 << 20,
+    items: crate::payload::ItemLimits {
+        max_event_bytes: 1 << 20,
+        max_sessions: 100,
+    },
+};
+
+/// The id ingest answers is the id the digest stores, whichever ids the payload carries.
+#[test]
+fn the_digest_stores_the_id_ingest_answered() {
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "header and event disagree: the header wins",
+            b"{\"event_id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}\n{\"type\":\"event\"}\n\
+              {\"event_id\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"message\":\"x\"}\n",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ),
+        (
+            "only the event has one",
+            b"{}\n{\"type\":\"event\"}\n{\"event_id\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}\n",
+            "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        ),
+        (
+            "no ids, the event not the first item",
+            b"{}\n{\"type\":\"attachment\"}\nabc\n{\"type\":\"event\"}\n{\"message\":\"x\"}\n",
+            "",
+        ),
+        (
+            "a transaction without ids",
+            b"{}\n{\"type\":\"transaction\"}\n{\"transaction\":\"/\",\"start_timestamp\":1,\"timestamp\":2}\n",
+            "",
+        ),
+    ];
+    for (case, body, expected) in cases {
+        let prepared = ingest::prepare(body, None, PayloadKind::Envelope, LIMITS, None).unwrap();
+        let answered = prepared.event_id.clone().unwrap();
+        let d = digest_envelope(body).unwrap();
+        let stored = d
+            .events
+            .first()
+            .map(|e| e.event_id.clone().unwrap())
+            .or_else(|| d.transactions.first().map(|t| t.event_id.clone()))
+            .unwrap();
+        assert_eq!(stored, answered, "{case}");
+        if expected.is_empty() {
+            assert_eq!(
+                answered,
+                hex::encode(&prepared.content_hash[..16]),
+                "{case}"
+            );
+        } else {
+            assert_eq!(answered, expected, "{case}");
+        }
+    }
 }
 
 #[test]

@@ -6,16 +6,18 @@
 //! Nothing waits to fill a batch: on an idle proxy a batch is one request; under load the
 //! requests that arrive while the collectors are busy form the next batches. The queue is
 //! bounded in bytes, so a database that falls behind makes the proxy answer 503 rather than
-//! grow.
+//! grow; a database that cannot be reached is tried again only after a back-off (`backoff`),
+//! and requests meanwhile get 503 at once.
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::{Object, Pool, PoolError, TimeoutType};
 use tokio::sync::{mpsc, oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::NoTls;
 
+use super::backoff::Backoff;
 use super::{DbError, IngestOutcome, Kind};
 
 /// Bytes of request bodies a batch carries at most (a single larger body goes alone).
@@ -68,24 +70,34 @@ struct Job {
 pub struct Batcher {
     jobs: mpsc::UnboundedSender<Job>,
     queue_budget: Arc<Semaphore>,
+    backoff: Shared<Backoff>,
 }
+
+type Shared<T> = Arc<StdMutex<T>>;
 
 impl Batcher {
     /// Starts the collectors on the current runtime. They end when every handle is dropped.
     pub fn start(pool: Pool, settings: BatchSettings) -> Self {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
+        let backoff = Shared::default();
         for _ in 0..settings.concurrency.max(1) {
-            tokio::spawn(collect(pool.clone(), receiver.clone(), settings));
+            let connections = Connections {
+                pool: pool.clone(),
+                backoff: Arc::clone(&backoff),
+            };
+            tokio::spawn(collect(connections, receiver.clone(), settings));
         }
         Batcher {
             jobs,
             queue_budget: Arc::new(Semaphore::new(QUEUE_MAX_BYTES / KIB)),
+            backoff,
         }
     }
 
     /// Ingests one request, in whichever batch it falls into.
     pub async fn ingest(&self, request: IngestRequest) -> Result<IngestOutcome, DbError> {
+        admit(&self.backoff)?;
         let kib = u32::try_from(request.body.len().div_ceil(KIB).max(1)).unwrap_or(u32::MAX);
         let queued = self
             .queue_budget
@@ -109,9 +121,56 @@ impl Batcher {
     }
 }
 
+/// `Unavailable` at once while connection attempts are held back.
+fn admit(backoff: &Shared<Backoff>) -> Result<(), DbError> {
+    lock(backoff).admit(Instant::now()).map_err(|wait| {
+        DbError::Unavailable(format!(
+            "the database could not be reached; the next attempt is in {} ms",
+            wait.as_millis()
+        ))
+    })
+}
+
+fn lock(backoff: &Shared<Backoff>) -> std::sync::MutexGuard<'_, Backoff> {
+    // The back-off holds two numbers: a panic elsewhere cannot leave them torn.
+    backoff
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The pool, and the back-off that its connection attempts obey.
+struct Connections {
+    pool: Pool,
+    backoff: Shared<Backoff>,
+}
+
+impl Connections {
+    /// A connection, unless attempts are held back; a failed attempt holds the next ones back.
+    async fn get(&self) -> Result<Object, DbError> {
+        admit(&self.backoff)?;
+        match self.pool.get().await {
+            Ok(client) => {
+                lock(&self.backoff).succeeded();
+                Ok(client)
+            }
+            // Opening a connection failed; a pool that is merely busy is not the database's fault.
+            Err(err @ (PoolError::Backend(_) | PoolError::Timeout(TimeoutType::Create))) => {
+                lock(&self.backoff).failed(Instant::now());
+                Err(err.into())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// A connection found closed in use: the database went away.
+    fn lost(&self) {
+        lock(&self.backoff).failed(Instant::now());
+    }
+}
+
 /// One collector: takes what is waiting, ingests it, answers, repeats.
 async fn collect(
-    pool: Pool,
+    pool: Connections,
     receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     settings: BatchSettings,
 ) {
@@ -138,7 +197,7 @@ async fn collect(
     }
 }
 
-async fn answer_batch(pool: &Pool, batch: Vec<Job>, settings: &BatchSettings) {
+async fn answer_batch(pool: &Connections, batch: Vec<Job>, settings: &BatchSettings) {
     let requests: Vec<&IngestRequest> = batch.iter().map(|job| &job.request).collect();
     match ingest_batch(pool, &requests, settings).await {
         Ok(outcomes) => {
@@ -178,7 +237,7 @@ const INGEST_BATCH: &str = "SELECT status, outcome, event_id, project_id, archiv
 /// bounded by the query timeout; its answers in request order. A connection that does not
 /// answer in time is dropped, not reused.
 async fn ingest_batch(
-    pool: &Pool,
+    pool: &Connections,
     requests: &[&IngestRequest],
     settings: &BatchSettings,
 ) -> Result<Vec<IngestOutcome>, DbError> {
@@ -213,6 +272,9 @@ async fn ingest_batch(
     let rows = match tokio::time::timeout(settings.query_timeout, query).await {
         Ok(Ok(rows)) => rows,
         Ok(Err(err)) => {
+            if err.is_closed() {
+                pool.lost();
+            }
             // The function may have been replaced since the statement was prepared.
             client.statement_cache.clear();
             return Err(err.into());

@@ -7,6 +7,7 @@
 //! database says is `DbError::Failed`.
 
 pub mod admin;
+pub mod backoff;
 pub mod batch;
 
 use std::time::Duration;

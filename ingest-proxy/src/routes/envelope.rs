@@ -3,16 +3,17 @@
 use axum::extract::{RawPathParams, Request, State};
 use axum::response::Response;
 
-use crate::app::AppState;
 use crate::db::Kind;
-use crate::error::ProxyError;
+use crate::state::AppState;
 
 /// Ingests the body as an envelope for the project in the path.
 pub async fn handle(
     State(state): State<AppState>,
     params: RawPathParams,
     request: Request,
-) -> Result<Response, ProxyError> {
-    let project_id = super::project_id(&params)?;
-    super::ingest(&state, Some(project_id), Kind::Envelope, request).await
+) -> Response {
+    match super::project_id(&params) {
+        Ok(project_id) => super::ingest(&state, Some(project_id), Kind::Envelope, request).await,
+        Err(error) => super::refuse(request, error).await,
+    }
 }

@@ -5,9 +5,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::app::AppState;
 use crate::db::Stats;
 use crate::error::{Failure, X_SENTRY_ERROR};
+use crate::state::AppState;
 
 #[derive(serde::Serialize)]
 struct Up<'a> {

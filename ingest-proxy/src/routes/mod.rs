@@ -5,6 +5,7 @@
 //! requests are waiting (see `db::batch`). The body is passed on untouched: decoding and
 //! parsing happen in the database.
 
+mod body;
 pub mod envelope;
 pub mod health;
 pub mod store;
@@ -12,35 +13,28 @@ pub mod store;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, RawPathParams, Request};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_MAX_AGE,
-    ACCESS_CONTROL_REQUEST_HEADERS, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH,
+    ACCESS_CONTROL_REQUEST_HEADERS, AUTHORIZATION, CONTENT_ENCODING,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use http_body_util::BodyExt;
 
-use crate::app::AppState;
+use crate::state::AppState;
+
 use crate::auth;
 use crate::db::batch::IngestRequest;
 use crate::db::{IngestOutcome, Kind};
 use crate::error::ProxyError;
+pub use body::Receiving;
 
 /// Headers a browser may send cross-origin; requested extras are allowed too.
 const ALLOWED_HEADERS: &str =
     "content-type, content-encoding, x-sentry-auth, authorization, sentry-trace, baggage";
 /// How long browsers may cache a preflight answer (they cap it themselves).
 const PREFLIGHT_MAX_AGE_SECS: &str = "86400";
-/// The body buffer grows as data arrives; a claimed Content-Length reserves at most this.
-const PREALLOCATE_AT_MOST: usize = 1024 * 1024;
-/// How much of an oversized body is read and dropped so that the client sees the 413.
-const DRAIN_AT_MOST: usize = 64 * 1024 * 1024;
-/// How long draining an oversized body may take.
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// What ingest did with a request, for the request log.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -85,70 +79,13 @@ fn content_encoding(headers: &HeaderMap) -> Option<String> {
     (!joined.is_empty()).then_some(joined)
 }
 
-/// Reads the whole body, refusing with 413 as soon as it is known to exceed `limit`: at
-/// once for a Content-Length over it, else before buffering the byte that crosses it.
-async fn read_body(headers: &HeaderMap, mut body: Body, limit: u32) -> Result<Vec<u8>, ProxyError> {
-    let limit = limit as usize;
-    let declared = header_str(headers, CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
-        Some(length) if length > DRAIN_AT_MOST as u64 => {
-            return Err(ProxyError::PayloadTooLarge {
-                limit: limit as u64,
-                closes_connection: true,
-            })
-        }
-        Some(length) if length > limit as u64 => return Err(refuse_oversized(body, limit).await),
-        _ => {}
-    }
-    let reserve = declared
-        .map_or(0, |length| length as usize)
-        .min(PREALLOCATE_AT_MOST);
-    let mut buffer = Vec::with_capacity(reserve);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|err| ProxyError::BodyRead(err.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            if buffer.len() + data.len() > limit {
-                return Err(refuse_oversized(body, limit).await);
-            }
-            buffer.extend_from_slice(&data);
-        }
-    }
-    Ok(buffer)
-}
-
-/// The 413 for a body over `limit`, after reading (and dropping) what the client is still
-/// sending, within a bound. A server that closes a connection with unread data in it makes
-/// the kernel reset it, and the client then loses the 413 it was about to read; a body that
-/// is drained leaves the connection reusable. Past the bound, the answer says it closes.
-async fn refuse_oversized(mut body: Body, limit: usize) -> ProxyError {
-    let drain = async {
-        let mut drained = 0usize;
-        while let Some(Ok(frame)) = body.frame().await {
-            if let Ok(data) = frame.into_data() {
-                drained += data.len();
-                if drained > DRAIN_AT_MOST {
-                    return false;
-                }
-            }
-        }
-        true
-    };
-    let drained = tokio::time::timeout(DRAIN_TIME, drain)
-        .await
-        .unwrap_or(false);
-    ProxyError::PayloadTooLarge {
-        limit: limit as u64,
-        closes_connection: !drained,
-    }
-}
-
 /// The whole ingest path of one request. `project_id` is `None` for `/api/store/`.
 pub(crate) async fn ingest(
     state: &AppState,
     project_id: Option<i32>,
     kind: Kind,
     request: Request,
-) -> Result<Response, ProxyError> {
+) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
     let public_key = auth::find_public_key(
@@ -172,12 +109,18 @@ pub(crate) async fn ingest(
             .as_deref()
             .and_then(|key| state.limiter.project_of_key(key))
     });
-    state
-        .limiter
-        .check(Instant::now(), client_ip, project)
-        .map_err(ProxyError::RateLimited)?;
+    if let Err(limited) = state.limiter.check(Instant::now(), client_ip, project) {
+        return body::refuse(headers, body, ProxyError::RateLimited(limited)).await;
+    }
 
-    let body = read_body(headers, body, state.config.max_compressed_bytes).await?;
+    let body = match state
+        .receiving
+        .read(headers, body, state.config.max_compressed_bytes)
+        .await
+    {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let request = IngestRequest {
         project_id,
         public_key: public_key.clone(),
@@ -186,13 +129,22 @@ pub(crate) async fn ingest(
         kind,
         client_ip,
     };
-    let outcome = state.batcher.ingest(request).await?;
+    let outcome = match state.batcher.ingest(request).await {
+        Ok(outcome) => outcome,
+        Err(err) => return ProxyError::from(err).into_response(),
+    };
     if let (200..=299, Some(accepted_for)) = (outcome.status, outcome.project_id) {
         state
             .limiter
             .accepted(Instant::now(), public_key.as_deref(), accepted_for);
     }
-    answer(outcome)
+    answer(outcome).unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `error`'s answer to a request whose body was not read yet: drained first (see `body`).
+pub(crate) async fn refuse(request: Request, error: ProxyError) -> Response {
+    let (parts, body) = request.into_parts();
+    body::refuse(&parts.headers, body, error).await
 }
 
 /// The Sentry answer to what `crashcache.ingest` said.
@@ -265,21 +217,24 @@ pub async fn preflight(headers: HeaderMap) -> Response {
 }
 
 /// Any path that is not a route.
-pub async fn not_found() -> ProxyError {
-    ProxyError::NotFound
+pub async fn not_found(request: Request) -> Response {
+    refuse(request, ProxyError::NotFound).await
+}
+
+/// Any request on a connection over `MAX_CONNECTIONS`.
+pub async fn busy(request: Request) -> Response {
+    refuse(request, ProxyError::Busy("too many connections".into())).await
 }
 
 /// A route asked with a method it does not have.
-pub async fn method_not_allowed() -> ProxyError {
-    ProxyError::MethodNotAllowed
+pub async fn method_not_allowed(request: Request) -> Response {
+    refuse(request, ProxyError::MethodNotAllowed).await
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{answer, content_encoding, parse_project_id, read_body};
+    use super::{answer, content_encoding, parse_project_id};
     use crate::db::IngestOutcome;
-    use crate::error::ProxyError;
-    use axum::body::Body;
     use axum::http::{HeaderMap, HeaderValue, StatusCode};
 
     #[test]
@@ -298,22 +253,6 @@ mod tests {
         assert_eq!(content_encoding(&headers).as_deref(), Some("gzip"));
         headers.append("content-encoding", HeaderValue::from_static("br"));
         assert_eq!(content_encoding(&headers).as_deref(), Some("gzip, br"));
-    }
-
-    #[tokio::test]
-    async fn body_limit() {
-        let headers = HeaderMap::new();
-        let body = read_body(&headers, Body::from("12345"), 5).await.unwrap();
-        assert_eq!(body, b"12345");
-        let err = read_body(&headers, Body::from("123456"), 5)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, ProxyError::PayloadTooLarge { limit: 5, .. }));
-        // A declared length over the limit is refused without reading.
-        let mut declared = HeaderMap::new();
-        declared.insert("content-length", HeaderValue::from_static("6"));
-        let err = read_body(&declared, Body::empty(), 5).await.unwrap_err();
-        assert!(matches!(err, ProxyError::PayloadTooLarge { .. }));
     }
 
     fn outcome(status: i32, outcome: &str, event_id: Option<&str>) -> IngestOutcome {

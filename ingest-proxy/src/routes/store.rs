@@ -4,24 +4,22 @@
 use axum::extract::{RawPathParams, Request, State};
 use axum::response::Response;
 
-use crate::app::AppState;
 use crate::db::Kind;
-use crate::error::ProxyError;
+use crate::state::AppState;
 
 /// Ingests one event for the project in the path.
 pub async fn handle(
     State(state): State<AppState>,
     params: RawPathParams,
     request: Request,
-) -> Result<Response, ProxyError> {
-    let project_id = super::project_id(&params)?;
-    super::ingest(&state, Some(project_id), Kind::Store, request).await
+) -> Response {
+    match super::project_id(&params) {
+        Ok(project_id) => super::ingest(&state, Some(project_id), Kind::Store, request).await,
+        Err(error) => super::refuse(request, error).await,
+    }
 }
 
 /// Ingests one event for the project its key belongs to (`/api/store/`).
-pub async fn handle_without_project(
-    State(state): State<AppState>,
-    request: Request,
-) -> Result<Response, ProxyError> {
+pub async fn handle_without_project(State(state): State<AppState>, request: Request) -> Response {
     super::ingest(&state, None, Kind::Store, request).await
 }

@@ -158,7 +158,9 @@ pub fn has_dictionary() -> Result<bool, spi::Error> {
     Spi::get_one("SELECT EXISTS (SELECT FROM crashcache.dictionary)").map(|v| v.unwrap_or(false))
 }
 
-/// The oldest queued payload, for retrying a failed batch one payload at a time.
+/// The oldest queued payload, for retrying a failed batch one payload at a time; `None` when
+/// the queue is empty. (An aggregate always returns its one row: `get_one` on a query that
+/// returns none is an error, not `None`.)
 pub fn oldest_queued() -> Result<Option<i64>, spi::Error> {
-    Spi::get_one("SELECT archive_id FROM crashcache.queue ORDER BY archive_id LIMIT 1")
+    Spi::get_one("SELECT min(archive_id) FROM crashcache.queue")
 }

@@ -22,6 +22,8 @@ use crate::{guc, wake};
 const NOT_INSTALLED_WAIT: Duration = Duration::from_secs(1);
 /// Back-off after a batch failed for a reason outside any payload (for example a lock timeout).
 const FAILURE_WAIT: Duration = Duration::from_secs(1);
+/// Back-off after a deadlock or serialization failure, before the same batch runs again.
+const TRANSIENT_WAIT: Duration = Duration::from_millis(20);
 /// How often an idle worker 0 looks whether the first dictionary is due.
 const DICTIONARY_CHECK_EVERY: Duration = Duration::from_secs(10);
 
@@ -95,8 +97,13 @@ impl Worker {
         } else {
             match in_transaction(|| batch::run(batch_size, None)) {
                 Ok(outcome) => Ok(outcome),
-                Err(reason) => {
-                    log!("pg_crashcache: digest batch rolled back, retrying its payloads one by one: {reason}");
+                // No payload is at fault: the same batch runs again.
+                Err(failed) if failed.transient => {
+                    log!("pg_crashcache: digest batch rolled back, retrying it: {failed}");
+                    return TRANSIENT_WAIT;
+                }
+                Err(failed) => {
+                    log!("pg_crashcache: digest batch rolled back, retrying its payloads one by one: {failed}");
                     self.retry_singly = usize::try_from(batch_size).unwrap_or(1);
                     return Duration::ZERO;
                 }
@@ -115,6 +122,11 @@ impl Worker {
                     }
                     Duration::from_millis(guc::IDLE_WAIT_MS.get().max(10) as u64)
                 }
+            }
+            // A deadlock while retrying one by one: that payload's turn comes again.
+            Err(failed) if failed.transient => {
+                self.retry_singly += 1;
+                TRANSIENT_WAIT
             }
             Err(reason) => {
                 warning!("pg_crashcache digest worker: {reason}");
@@ -152,15 +164,17 @@ impl Worker {
 
     /// Digests the oldest queued payload on its own; if the database refuses its rows, it goes
     /// to the error queue with the database's reason.
-    fn digest_one_alone(&mut self) -> Result<BatchOutcome, String> {
+    fn digest_one_alone(&mut self) -> Result<BatchOutcome, TxFailure> {
         let Some(archive_id) = in_transaction(batch::oldest_queued)? else {
             self.retry_singly = 0;
             return Ok(BatchOutcome::default());
         };
         match in_transaction(|| batch::run(1, Some(archive_id))) {
             Ok(outcome) => Ok(outcome),
-            Err(reason) => {
-                in_transaction(|| batch::fail(archive_id, &reason))?;
+            // Not the payload's fault: it stays queued for the next try.
+            Err(failed) if failed.transient => Err(failed),
+            Err(failed) => {
+                in_transaction(|| batch::fail(archive_id, &failed.message))?;
                 Ok(BatchOutcome {
                     claimed: 1,
                     failed: 1,
@@ -184,11 +198,42 @@ fn extension_installed() -> Result<bool, spi::Error> {
     )
 }
 
-/// Runs `body` in a transaction of its own: commits if it returns `Ok`, rolls back and returns
-/// the error's message if it returns `Err` or raises an ERROR.
+/// Why a transaction was rolled back.
+#[derive(Debug)]
+struct TxFailure {
+    message: String,
+    /// A deadlock or serialization failure: running the same work again may well succeed, and
+    /// no payload is to blame for it.
+    transient: bool,
+}
+
+impl TxFailure {
+    fn from_report(report: &pgrx::pg_sys::panic::ErrorReportWithLevel) -> Self {
+        use pgrx::PgSqlErrorCode::{
+            ERRCODE_T_R_DEADLOCK_DETECTED, ERRCODE_T_R_SERIALIZATION_FAILURE,
+        };
+        let code = report.sql_error_code();
+        Self {
+            message: report.message().to_string(),
+            transient: matches!(
+                code,
+                ERRCODE_T_R_DEADLOCK_DETECTED | ERRCODE_T_R_SERIALIZATION_FAILURE
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for TxFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Runs `body` in a transaction of its own: commits if it returns `Ok`, rolls back and says
+/// why if it returns `Err` or raises an ERROR.
 fn in_transaction<R>(
     body: impl FnOnce() -> Result<R, spi::Error> + UnwindSafe + RefUnwindSafe,
-) -> Result<R, String> {
+) -> Result<R, TxFailure> {
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
@@ -205,9 +250,15 @@ fn in_transaction<R>(
         }
         Some(Err(e)) => {
             unsafe { pg_sys::AbortCurrentTransaction() };
-            Err(e.to_string())
+            Err(TxFailure {
+                message: e.to_string(),
+                transient: false,
+            })
         }
-        None => Err("transaction body ran twice".to_string()),
+        None => Err(TxFailure {
+            message: "transaction body ran twice".to_string(),
+            transient: false,
+        }),
     })
     .catch_others(|caught| {
         unsafe { pg_sys::AbortCurrentTransaction() };
@@ -216,7 +267,7 @@ fn in_transaction<R>(
             | CaughtError::ErrorReport(report)
             | CaughtError::RustPanic {
                 ereport: report, ..
-            } => report.message().to_string(),
+            } => TxFailure::from_report(&report),
         })
     })
     .execute()

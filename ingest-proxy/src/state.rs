@@ -1,0 +1,25 @@
+//! `AppState`: what every handler shares. Its own module, so that the route table (`app`) and
+//! the handlers (`routes`) both depend on it instead of on each other.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::batch::Batcher;
+use crate::health::Health;
+use crate::ratelimit::RateLimiter;
+use crate::routes::Receiving;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// Where ingest requests go: batched calls of `crashcache.ingest_batch`.
+    pub batcher: Batcher,
+    /// The rate limiter.
+    pub limiter: Arc<RateLimiter>,
+    /// The budget and deadline for request bodies being received.
+    pub receiving: Receiving,
+    /// The cached health figures.
+    pub health: Health,
+}
