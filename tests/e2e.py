@@ -10,6 +10,7 @@ import pwd
 import re
 import shutil
 import signal
+import secrets
 import socket
 import subprocess
 import tempfile
@@ -25,6 +26,10 @@ REPO = Path(__file__).resolve().parent.parent
 HARNESS = Path(os.environ.get("CRASHCACHE_SDK_HARNESS", REPO.parent / "shared" / "sdk-harness"))
 PG_BIN = Path(os.environ.get("CRASHCACHE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PROXY_BIN = Path(os.environ.get("CRASHCACHE_PROXY_BIN", REPO / "target" / "release" / "ingest-proxy"))
+# The settings, authentication and roles every cluster of the tracker gets (scripts/run's too).
+CLUSTER_CONF = REPO / "scripts" / "cluster.conf"
+PG_HBA_CONF = REPO / "scripts" / "pg_hba.conf"
+ROLES_SQL = REPO / "sql" / "roles.sql"
 
 # Environment variables the proxy reads: never inherited from the caller's environment.
 PROXY_VARS = (
@@ -85,41 +90,65 @@ class Cluster:
         self.log = self.dir / "postgres.log"
         self.port = free_port()
         self.workers = workers
+        # Every role logs in with a password over TCP (scripts/pg_hba.conf): the superuser for
+        # the suite's own SQL, crashcache_proxy for the proxy.
+        self.passwords = {"postgres": secrets.token_hex(16), "crashcache_proxy": secrets.token_hex(16)}
         self._root = os.geteuid() == 0
         if self._root:
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
 
-    def _run(self, *cmd, timeout=120, check=True) -> subprocess.CompletedProcess:
+    def _run(self, *cmd, timeout=120, check=True, stdin: str | None = None) -> subprocess.CompletedProcess:
         argv = [str(c) for c in cmd]
         if self._root:
             argv = ["runuser", "-u", "postgres", "--"] + argv
         p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=self.dir,
-                           env=clean_env())
+                           env=clean_env(PGPASSWORD=self.passwords["postgres"]), input=stdin)
         if check and p.returncode != 0:
             raise RuntimeError(f"{argv} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}\n"
                                f"--- postgres log ---\n{tail(self.log)}")
         return p
 
-    def init(self) -> "Cluster":
-        self._run(PG_BIN / "initdb", "-D", self.pgdata, "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
+    def init(self, extension_version: str | None = None) -> "Cluster":
+        """Creates, configures and starts the cluster, with database `crashcache` and the
+        extension in it (at `extension_version` if given, else the default version)."""
+        pwfile = self.dir / "superuser.password"
+        pwfile.write_text(self.passwords["postgres"] + "\n")
+        if self._root:
+            pw = pwd.getpwnam("postgres")
+            os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+        pwfile.chmod(0o600)
+        self._run(PG_BIN / "initdb", "-D", self.pgdata, "-U", "postgres", "--pwfile", pwfile,
+                  "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
+        pwfile.unlink()
+        (self.pgdata / "pg_hba.conf").write_text(PG_HBA_CONF.read_text())
+        owner = "postgres" if self._root else pwd.getpwuid(os.geteuid()).pw_name
+        (self.pgdata / "pg_ident.conf").write_text(f"owner {owner} postgres\n")
         with open(self.pgdata / "postgresql.conf", "a") as conf:
             conf.write(
                 "\n# pg_crashcache end-to-end tests\n"
-                "listen_addresses = '127.0.0.1'\n"
+                + CLUSTER_CONF.read_text()
+                + "listen_addresses = '127.0.0.1'\n"
                 f"port = {self.port}\n"
                 f"unix_socket_directories = '{self.dir}'\n"
-                "shared_preload_libraries = 'pg_crashcache'\n"
-                "crashcache.database = 'crashcache'\n"
                 f"crashcache.workers = {self.workers}\n"
-                "max_worker_processes = 16\n"
                 "max_connections = 100\n"
             )
         self.start()
         self.psql("postgres", "CREATE DATABASE crashcache")
-        self.psql("crashcache", "CREATE EXTENSION pg_crashcache")
+        self.create_extension("crashcache", extension_version)
+        self.psql("crashcache", f"ALTER ROLE crashcache_proxy PASSWORD '{self.passwords['crashcache_proxy']}'")
         return self
+
+    def create_extension(self, db: str, version: str | None = None):
+        """The extension in `db` (at `version`, else the default one) with the roles' grants."""
+        self.psql(db, "CREATE EXTENSION pg_crashcache" + (f" VERSION '{version}'" if version else ""))
+        self.apply_roles(db)
+
+    def apply_roles(self, db: str):
+        """sql/roles.sql in `db`, as sql/setup.sql runs it after an install or an update."""
+        self._run(PG_BIN / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", self.port,
+                  "-U", "postgres", "-d", db, "-f", "-", stdin=ROLES_SQL.read_text())
 
     def start(self):
         self._run(PG_BIN / "pg_ctl", "-D", self.pgdata, "-l", self.log, "-w", "-t", "60", "start")
@@ -134,8 +163,9 @@ class Cluster:
         return self._run(PG_BIN / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
                          "-p", self.port, "-U", "postgres", "-d", db, "-tAc", command).stdout
 
-    def url(self, db: str = "crashcache") -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
+    def url(self, db: str = "crashcache", role: str = "postgres") -> str:
+        """A connection URL for `role`: the superuser (the suite's own SQL) or crashcache_proxy."""
+        return f"postgres://{role}:{self.passwords[role]}@127.0.0.1:{self.port}/{db}"
 
     def destroy(self):
         try:
@@ -143,6 +173,27 @@ class Cluster:
                 self.stop("immediate")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ faults (test_faults.py)
+    def restart(self, mode: str = "fast"):
+        """`pg_ctl restart -m MODE`, waiting (bounded) until the server accepts connections."""
+        self._run(PG_BIN / "pg_ctl", "-D", self.pgdata, "-l", self.log, "-m", mode, "-w", "-t", "60",
+                  "restart")
+
+    def backend_pids(self, backend_type: str) -> list[int]:
+        """The pids pg_stat_activity shows for `backend_type` (e.g. 'pg_crashcache digest')."""
+        literal = "'" + backend_type.replace("'", "''") + "'"
+        out = self.psql("crashcache", "SELECT pid FROM pg_stat_activity"
+                                      f" WHERE backend_type = {literal} ORDER BY pid")
+        return [int(line) for line in out.split()]
+
+    def kill_worker(self, sig: int = signal.SIGKILL) -> int:
+        """Sends `sig` to one digest worker and returns its pid. SIGKILL makes the postmaster
+        end every backend and go through crash recovery, as after any crashed backend."""
+        pids = self.backend_pids("pg_crashcache digest")
+        assert pids, "no digest worker in pg_stat_activity"
+        os.kill(pids[0], sig)
+        return pids[0]
 
 
 class Sql:
@@ -286,7 +337,8 @@ def proxy_env(cluster: Cluster, port: int | None = None, **overrides) -> dict:
     env = clean_env(
         CRASH_CACHE_HOST="127.0.0.1",
         CRASH_CACHE_PORT=port,
-        DATABASE_URL=cluster.url(),
+        # The proxy's own role, never the superuser.
+        DATABASE_URL=cluster.url(role="crashcache_proxy"),
         PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
     env.update({k: str(v) for k, v in overrides.items()})
@@ -309,8 +361,9 @@ def start_proxy(cluster: Cluster, workdir: Path, **overrides) -> Proxy:
 
 
 def run_cli(cluster: Cluster, *args, timeout: float = 60, **env) -> subprocess.CompletedProcess:
-    """Runs `ingest-proxy ARGS` against the cluster and returns the finished process."""
-    e = proxy_env(cluster, **env)
+    """Runs `ingest-proxy ARGS` against the cluster and returns the finished process. The
+    commands manage projects and archives: they connect as the superuser, as an operator does."""
+    e = proxy_env(cluster, **{"DATABASE_URL": cluster.url(), **env})
     return subprocess.run([str(PROXY_BIN), *map(str, args)], env=e, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 

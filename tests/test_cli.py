@@ -83,7 +83,7 @@ def test_archive_export_import_and_ruminate(cluster, proxy, sql, project, http, 
     # The same through stdout and stdin.
     exported = ok(run_cli(cluster, "archive", "export"))
     assert len(exported.stdout.splitlines()) == archives
-    piped = ok(subprocess.run([str(PROXY_BIN), "archive", "import"], env=proxy_env(cluster),
+    piped = ok(subprocess.run([str(PROXY_BIN), "archive", "import"], env=proxy_env(cluster, DATABASE_URL=cluster.url()),
                               input=exported.stdout, capture_output=True, text=True, timeout=60))
     assert re.search(rf"\bskipped {archives}\b", piped.stdout + piped.stderr), piped.stdout + piped.stderr
     assert sql.scalar("SELECT count(*) FROM crashcache.archive") == archives

@@ -148,8 +148,8 @@ class NoCluster:
     def __init__(self):
         self.port = free_port()
 
-    def url(self, db="crashcache"):
-        return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
+    def url(self, db="crashcache", role="postgres"):
+        return f"postgres://{role}@127.0.0.1:{self.port}/{db}"
 
 
 def test_proxy_starts_without_a_database(workdir):

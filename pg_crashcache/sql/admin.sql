@@ -136,7 +136,8 @@ RETURNS TABLE (
     queued bigint, oldest_queued_age interval, errors bigint,
     archives_estimate bigint, events_estimate bigint, issues bigint,
     running_workers bigint, digested_since_start bigint, failed_since_start bigint)
-LANGUAGE sql STABLE AS $$
+-- With its owner's rights, so that the proxy's /health needs no right on any table.
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT (SELECT count(*) FROM crashcache.queue),
            (SELECT now() - min(q.enqueued_at) FROM crashcache.queue q),
            (SELECT count(*) FROM crashcache.queue_error),
@@ -146,6 +147,8 @@ LANGUAGE sql STABLE AS $$
            w.running_workers, w.digested_since_start, w.failed_since_start
     FROM crashcache._worker_stats() w
 $$;
+
+REVOKE EXECUTE ON FUNCTION crashcache.stats() FROM PUBLIC;
 
 -- Marks an issue resolved, ignored or unresolved. A resolved issue that gets a new event is
 -- unresolved again by the digest. Returns whether the issue exists.

@@ -56,29 +56,83 @@ $$;
 CREATE TYPE crashcache._dim_value AS (dim text, name text, version text);
 
 -- Makes sure the given dimension values exist. Rows another worker inserts at the same time
--- are waited for by ON CONFLICT, and the caller's next statement sees them: race-free.
+-- are waited for by ON CONFLICT, and the caller's next statement sees them: race-free. The
+-- values go in one total order (table, name, version), so that two workers inserting the
+-- same new values wait for each other in the same order instead of deadlocking.
 CREATE FUNCTION crashcache._ensure_dimensions(dim_values crashcache._dim_value[])
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     d record;
 BEGIN
     FOR d IN
-        SELECT v.dim, array_agg(v.name) AS names, array_agg(v.version) AS versions
+        SELECT v.dim, array_agg(v.name ORDER BY v.name, v.version) AS names,
+               array_agg(v.version ORDER BY v.name, v.version) AS versions
         FROM (SELECT DISTINCT u.dim, u.name, coalesce(u.version, '') AS version
               FROM unnest(dim_values) u WHERE u.name IS NOT NULL) v
         GROUP BY v.dim
+        ORDER BY v.dim
     LOOP
         IF d.dim !~ '^dim_[a-z_]+$' THEN
             RAISE EXCEPTION 'not a dimension table: %', d.dim;
         END IF;
         EXECUTE format(
             'INSERT INTO crashcache.%I (name, version)
-             SELECT u.name, u.version FROM unnest($1::text[], $2::text[]) AS u(name, version)
+             SELECT u.name, u.version
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(name, version, n)
              WHERE NOT EXISTS (SELECT FROM crashcache.%I d WHERE d.name = u.name AND d.version = u.version)
+             ORDER BY u.n
              ON CONFLICT (name, version) DO NOTHING', d.dim, d.dim)
         USING d.names, d.versions;
     END LOOP;
 END
+$$;
+
+-- Every dimension value one batch refers to, by the kind of row it comes from. The digest
+-- makes them all exist in one sorted pass before it writes anything else (_store_digest):
+-- values made in several passes could be waited for in opposite orders by two workers.
+CREATE FUNCTION crashcache._batch_dimensions(batch jsonb)
+RETURNS crashcache._dim_value[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(ROW(x.dim, x.name, x.version)::crashcache._dim_value), '{}')
+    FROM (
+        SELECT v.dim, v.name, v.version
+        FROM jsonb_to_recordset(batch) AS p(events jsonb)
+        CROSS JOIN LATERAL jsonb_to_recordset(p.events) AS e(release text, environment text,
+            platform text, server_name text, logger text, transaction text, os jsonb,
+            runtime jsonb, browser jsonb, sdk jsonb, device_model text, exception_type text)
+        CROSS JOIN LATERAL (VALUES
+            ('dim_release', e.release, ''), ('dim_environment', e.environment, ''),
+            ('dim_platform', e.platform, ''), ('dim_os', e.os->>'name', e.os->>'version'),
+            ('dim_runtime', e.runtime->>'name', e.runtime->>'version'),
+            ('dim_browser', e.browser->>'name', e.browser->>'version'),
+            ('dim_device', e.device_model, ''), ('dim_sdk', e.sdk->>'name', e.sdk->>'version'),
+            ('dim_server_name', e.server_name, ''), ('dim_exception_type', e.exception_type, ''),
+            ('dim_transaction', e.transaction, ''), ('dim_logger', e.logger, ''))
+            AS v(dim, name, version)
+        WHERE p.events IS NOT NULL
+        UNION ALL
+        SELECT v.dim, v.name, v.version
+        FROM jsonb_to_recordset(batch) AS p(transactions jsonb)
+        CROSS JOIN LATERAL jsonb_to_recordset(p.transactions) AS t(name text, release text,
+            environment text, platform text, server_name text, sdk jsonb)
+        CROSS JOIN LATERAL (VALUES
+            ('dim_transaction', t.name, ''), ('dim_release', t.release, ''),
+            ('dim_environment', t.environment, ''), ('dim_platform', t.platform, ''),
+            ('dim_server_name', t.server_name, ''), ('dim_sdk', t.sdk->>'name', t.sdk->>'version'))
+            AS v(dim, name, version)
+        WHERE p.transactions IS NOT NULL
+        UNION ALL
+        -- Sessions, session aggregates, check-ins and logs have a release and an environment.
+        SELECT v.dim, v.name, ''
+        FROM jsonb_to_recordset(batch)
+             AS p(sessions jsonb, session_aggregates jsonb, check_ins jsonb, logs jsonb)
+        CROSS JOIN LATERAL (SELECT * FROM jsonb_array_elements(coalesce(p.sessions, '[]'))
+                            UNION ALL SELECT * FROM jsonb_array_elements(coalesce(p.session_aggregates, '[]'))
+                            UNION ALL SELECT * FROM jsonb_array_elements(coalesce(p.check_ins, '[]'))
+                            UNION ALL SELECT * FROM jsonb_array_elements(coalesce(p.logs, '[]'))) AS r(item)
+        CROSS JOIN LATERAL (VALUES ('dim_release', r.item->>'release'),
+                                   ('dim_environment', r.item->>'environment')) AS v(dim, name)
+    ) x
+    WHERE x.name IS NOT NULL
 $$;
 
 -- ===================================================================== events and issues
@@ -130,17 +184,6 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM crashcache._ensure_dimensions(ARRAY(
-        SELECT ROW(x.dim, x.name, x.version)::crashcache._dim_value
-        FROM unnest(rows) r CROSS JOIN LATERAL (VALUES
-            ('dim_release', r.release, ''), ('dim_environment', r.environment, ''),
-            ('dim_platform', r.platform, ''), ('dim_os', r.os_name, r.os_version),
-            ('dim_runtime', r.runtime_name, r.runtime_version),
-            ('dim_browser', r.browser_name, r.browser_version), ('dim_device', r.device, ''),
-            ('dim_sdk', r.sdk_name, r.sdk_version), ('dim_server_name', r.server_name, ''),
-            ('dim_exception_type', r.exception_type, ''), ('dim_transaction', r.txn, ''),
-            ('dim_logger', r.logger, '')) AS x(dim, name, version)
-        WHERE x.name IS NOT NULL));
 
     -- New issues take the title and culprit of their earliest event in the batch.
     INSERT INTO crashcache.issue (project_id, fingerprint, grouping_method, title, culprit, level)
@@ -179,11 +222,14 @@ BEGIN
         LEFT JOIN crashcache.dim_exception_type d_exc ON d_exc.name = r.exception_type AND d_exc.version = ''
         LEFT JOIN crashcache.dim_transaction d_txn ON d_txn.name = r.txn AND d_txn.version = ''
         LEFT JOIN crashcache.dim_logger d_log ON d_log.name = r.logger AND d_log.version = ''
+        -- In key order, as every insert that may wait for another worker's rows.
+        ORDER BY r.project_id, r.event_id
         ON CONFLICT (project_id, event_id) DO NOTHING
         RETURNING issue_id, timestamp, received_at, level, user_key
     ), new_users AS (
         INSERT INTO crashcache.issue_user (issue_id, user_key)
         SELECT DISTINCT n.issue_id, n.user_key FROM inserted n WHERE n.user_key IS NOT NULL
+        ORDER BY n.issue_id, n.user_key
         ON CONFLICT DO NOTHING
         RETURNING issue_id
     )
@@ -220,19 +266,6 @@ $$;
 CREATE FUNCTION crashcache._store_transactions(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    PERFORM crashcache._ensure_dimensions(ARRAY(
-        SELECT ROW(x.dim, x.name, x.version)::crashcache._dim_value
-        FROM jsonb_to_recordset(batch) AS p(transactions jsonb)
-        CROSS JOIN LATERAL jsonb_to_recordset(p.transactions) AS t(name text, release text,
-            environment text, platform text, server_name text, sdk jsonb)
-        CROSS JOIN LATERAL (VALUES
-            ('dim_transaction', t.name, ''), ('dim_release', t.release, ''),
-            ('dim_environment', t.environment, ''), ('dim_platform', t.platform, ''),
-            ('dim_server_name', t.server_name, ''),
-            ('dim_sdk', t.sdk->>'name', coalesce(t.sdk->>'version', '')))
-            AS x(dim, name, version)
-        WHERE p.transactions IS NOT NULL AND x.name IS NOT NULL));
-
     INSERT INTO crashcache.transaction (
         project_id, event_id, archive_id, transaction_id, op, status, trace_id, span_id,
         start_time, end_time, duration_ms, release_id, environment_id, platform_id, sdk_id,
@@ -254,6 +287,7 @@ BEGIN
     LEFT JOIN crashcache.dim_server_name d_srv ON d_srv.name = t.server_name AND d_srv.version = ''
     LEFT JOIN crashcache.dim_sdk d_sdk ON d_sdk.name = t.sdk->>'name' AND d_sdk.version = coalesce(t.sdk->>'version', '')
     WHERE p.transactions IS NOT NULL
+    ORDER BY a.project_id, t.event_id
     ON CONFLICT (project_id, event_id) DO NOTHING;
 
     INSERT INTO crashcache.span (
@@ -275,20 +309,6 @@ $$;
 CREATE FUNCTION crashcache._store_sessions(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    PERFORM crashcache._ensure_dimensions(ARRAY(
-        SELECT ROW(x.dim, x.name, '')::crashcache._dim_value
-        FROM (SELECT s.release, s.environment
-              FROM jsonb_to_recordset(batch) AS p(sessions jsonb)
-              CROSS JOIN LATERAL jsonb_to_recordset(p.sessions) AS s(release text, environment text)
-              WHERE p.sessions IS NOT NULL
-              UNION ALL
-              SELECT s.release, s.environment
-              FROM jsonb_to_recordset(batch) AS p(session_aggregates jsonb)
-              CROSS JOIN LATERAL jsonb_to_recordset(p.session_aggregates) AS s(release text, environment text)
-              WHERE p.session_aggregates IS NOT NULL) s
-        CROSS JOIN LATERAL (VALUES ('dim_release', s.release), ('dim_environment', s.environment)) AS x(dim, name)
-        WHERE x.name IS NOT NULL));
-
     -- Of several updates of one session, the highest seq (then the latest) wins, and a session
     -- that has ended (exited, crashed, abnormal) keeps its final state.
     INSERT INTO crashcache.session AS cur (
@@ -342,13 +362,6 @@ $$;
 CREATE FUNCTION crashcache._store_check_ins(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    PERFORM crashcache._ensure_dimensions(ARRAY(
-        SELECT ROW(x.dim, x.name, '')::crashcache._dim_value
-        FROM jsonb_to_recordset(batch) AS p(check_ins jsonb)
-        CROSS JOIN LATERAL jsonb_to_recordset(p.check_ins) AS c(release text, environment text)
-        CROSS JOIN LATERAL (VALUES ('dim_release', c.release), ('dim_environment', c.environment)) AS x(dim, name)
-        WHERE p.check_ins IS NOT NULL AND x.name IS NOT NULL));
-
     -- A check-in that carries monitor_config (upsert) updates the monitor's schedule.
     INSERT INTO crashcache.monitor AS m (project_id, slug, config)
     SELECT DISTINCT ON (a.project_id, c.monitor_slug) a.project_id, c.monitor_slug, c.monitor_config::jsonb
@@ -386,13 +399,6 @@ $$;
 CREATE FUNCTION crashcache._store_records(batch jsonb)
 RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    PERFORM crashcache._ensure_dimensions(ARRAY(
-        SELECT ROW(x.dim, x.name, '')::crashcache._dim_value
-        FROM jsonb_to_recordset(batch) AS p(logs jsonb)
-        CROSS JOIN LATERAL jsonb_to_recordset(p.logs) AS l(release text, environment text)
-        CROSS JOIN LATERAL (VALUES ('dim_release', l.release), ('dim_environment', l.environment)) AS x(dim, name)
-        WHERE p.logs IS NOT NULL AND x.name IS NOT NULL));
-
     INSERT INTO crashcache.log (project_id, archive_id, timestamp, level, severity_number, body,
                                 trace_id, release_id, environment_id, attributes)
     SELECT a.project_id, a.id, crashcache._event_time(l.timestamp_us, a.received_at), l.level,
@@ -450,6 +456,8 @@ BEGIN
     WHERE p.error IS NOT NULL
     ON CONFLICT (archive_id) DO UPDATE SET reason = EXCLUDED.reason, failed_at = now();
 
+    -- First, in one sorted pass: every dimension value the rows below refer to.
+    PERFORM crashcache._ensure_dimensions(crashcache._batch_dimensions(batch));
     PERFORM crashcache._store_transactions(batch);
     PERFORM crashcache._store_sessions(batch);
     PERFORM crashcache._store_check_ins(batch);
