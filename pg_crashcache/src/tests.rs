@@ -328,6 +328,23 @@ mod tests {
         let rows = one::<pgrx::JsonB>(r#"SELECT crashcache.digest_payload(convert_to(E'{}\n{"type":"session"}\n{"sid":"a","status":"ok","attrs":{"release":"r1"}}\n', 'UTF8'))"#).0;
         assert_eq!(rows["sessions"][0]["release"], "r1");
     }
+
+    /// A worker retrying payloads one at a time asks for the oldest queued one until there is
+    /// none: an empty queue is an answer, not an error (it once was, and the worker stayed in
+    /// that mode, logging an error every second).
+    #[pg_test]
+    fn the_oldest_queued_payload_of_an_empty_queue_is_none() {
+        use crate::digest::batch::oldest_queued;
+        Spi::run("DELETE FROM crashcache.queue").unwrap();
+        assert_eq!(oldest_queued().unwrap(), None);
+        project("0123456789abcdef0123456789abcdef");
+        let (status, _) = ingest(
+            "NULL, '0123456789abcdef0123456789abcdef', convert_to('{\"message\":\"q\"}', 'UTF8'), NULL, 'store'",
+        );
+        assert_eq!(status, 200);
+        let queued: i64 = one("SELECT archive_id FROM crashcache.queue");
+        assert_eq!(oldest_queued().unwrap(), Some(queued));
+    }
 }
 
 #[cfg(test)]
