@@ -188,3 +188,14 @@ def test_an_unreachable_database_is_tried_a_few_times_a_second(proxy_factory, pr
     assert slowest < 1, slowest
     # The back-off doubles from 100 ms to 2 s: about 5 attempts in 3 s, not one per request.
     assert len(accepted) <= 10, (len(accepted), elapsed, len(statuses))
+
+
+def test_many_idle_connections_do_not_stop_service(proxy_factory, project, http):
+    proxy = proxy_factory(HTTP_IDLE_TIMEOUT_MS=5000)
+    idle = [open_socket(proxy) for _ in range(300)]
+    try:
+        for _ in range(5):
+            store(http, proxy, project)
+    finally:
+        for sk in idle:
+            sk.close()
