@@ -109,9 +109,10 @@ class Cluster:
                                f"--- postgres log ---\n{tail(self.log)}")
         return p
 
-    def init(self, extension_version: str | None = None) -> "Cluster":
+    def init(self, extension_version: str | None = None, with_extension: bool = True) -> "Cluster":
         """Creates, configures and starts the cluster, with database `crashcache` and the
-        extension in it (at `extension_version` if given, else the default version)."""
+        extension in it (at `extension_version` if given, else the default version), or an
+        empty database `crashcache` (`with_extension=False`, to restore a dump into)."""
         pwfile = self.dir / "superuser.password"
         pwfile.write_text(self.passwords["postgres"] + "\n")
         if self._root:
@@ -136,9 +137,13 @@ class Cluster:
             )
         self.start()
         self.psql("postgres", "CREATE DATABASE crashcache")
-        self.create_extension("crashcache", extension_version)
-        self.psql("crashcache", f"ALTER ROLE crashcache_proxy PASSWORD '{self.passwords['crashcache_proxy']}'")
+        if with_extension:
+            self.create_extension("crashcache", extension_version)
+            self.set_proxy_password()
         return self
+
+    def set_proxy_password(self):
+        self.psql("crashcache", f"ALTER ROLE crashcache_proxy PASSWORD '{self.passwords['crashcache_proxy']}'")
 
     def create_extension(self, db: str, version: str | None = None):
         """The extension in `db` (at `version`, else the default one) with the roles' grants."""

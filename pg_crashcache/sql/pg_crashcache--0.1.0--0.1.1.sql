@@ -8,6 +8,8 @@
 -- Ingest and stats() run with their owner's rights and a fixed search_path, executable only
 -- by the roles granted them, so that the proxy's role needs no right on any table; ingest
 -- never JIT-compiles (85 ms a call when a generic plan's estimates crossed jit_above_cost).
+--
+-- pg_dump keeps the tables nothing else can rebuild (see backup.sql).
 
 -- Makes sure the given dimension values exist. Rows another worker inserts at the same time
 -- are waited for by ON CONFLICT, and the caller's next statement sees them: race-free. The
@@ -414,3 +416,14 @@ REVOKE EXECUTE ON FUNCTION
     crashcache.ingest(int, text, bytea, text, text, int, int, inet),
     crashcache.stats()
 FROM PUBLIC;
+
+-- One statement each: every call rewrites the extension's catalog row.
+SELECT pg_catalog.pg_extension_config_dump('crashcache.project', '');
+SELECT pg_catalog.pg_extension_config_dump('crashcache.project_key', '');
+SELECT pg_catalog.pg_extension_config_dump('crashcache.dictionary', '');
+SELECT pg_catalog.pg_extension_config_dump('crashcache.archive', '');
+SELECT pg_catalog.pg_extension_config_dump('crashcache.issue', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('crashcache.project', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('crashcache.dictionary', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('crashcache.archive', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('crashcache.issue', 'id'), '');

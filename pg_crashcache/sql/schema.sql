@@ -5,8 +5,8 @@
 -- event/issue  digested error events and their grouping; dim_* the repetitive strings
 -- transaction/span, session/session_aggregate, monitor/check_in, log, attachment,
 -- client_outcome, feedback: the other item types
--- Everything but project, project_key, archive and issue status can be rebuilt from the
--- archive by crashcache.ruminate().
+-- Everything but project, project_key, archive, dictionary and issue status can be rebuilt
+-- from the archive by crashcache.ruminate(); those are what pg_dump keeps (backup.sql).
 
 CREATE TYPE crashcache.level AS ENUM ('debug', 'info', 'warning', 'error', 'fatal');
 CREATE TYPE crashcache.issue_status AS ENUM ('unresolved', 'resolved', 'ignored');

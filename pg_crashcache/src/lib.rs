@@ -28,6 +28,7 @@ extension_sql_file!(
     requires = ["projects", api::prepare_payload, api::wake_workers]
 );
 extension_sql_file!("../sql/digest.sql", name = "digest", requires = ["schema"]);
+extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["schema"]);
 extension_sql_file!(
     "../sql/admin.sql",
     name = "admin",
@@ -43,7 +44,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/views.sql",
     name = "views",
-    requires = ["admin"],
+    requires = ["admin", "backup"],
     finalize
 );
 
