@@ -36,7 +36,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5433/crashcache",
+        default_value = "postgres://crashcache_proxy@127.0.0.1:5433/crashcache",
         hide_env_values = true,
         global = true
     )]
