@@ -9,6 +9,7 @@
 //! `event` module and loose JSON through [`json`].
 
 pub mod archive;
+pub mod capacity;
 pub mod decode;
 pub mod digest;
 pub mod envelope;

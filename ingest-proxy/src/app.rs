@@ -356,6 +356,7 @@ mod tests {
                 running_workers: Some(2),
                 digested_since_start: Some(7),
                 failed_since_start: Some(0),
+                over_capacity: None,
             })))
             .unwrap();
         let (response, body) = send(&state, get()).await;

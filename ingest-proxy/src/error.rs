@@ -16,6 +16,12 @@ pub const X_SENTRY_ERROR: HeaderName = HeaderName::from_static("x-sentry-error")
 /// `X-Sentry-Rate-Limits`: what to stop sending, and for how long.
 pub const X_SENTRY_RATE_LIMITS: HeaderName = HeaderName::from_static("x-sentry-rate-limits");
 
+/// The outcome of `crashcache.ingest_batch` while its disk guard refuses (HTTP 429).
+const OVER_CAPACITY: &str = "over_capacity";
+/// How long SDKs are asked to hold back while the disk guard refuses.
+const OVER_CAPACITY_RETRY_SECS: &str = "60";
+const OVER_CAPACITY_RATE_LIMITS: &str = "60::organization:over_capacity";
+
 /// Longest `X-Sentry-Error` value sent.
 const MAX_HEADER_DETAIL: usize = 200;
 
@@ -145,6 +151,19 @@ impl IntoResponse for ProxyError {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(X_SENTRY_ERROR, header_text(&detail));
+        if let ProxyError::Rejected { outcome, .. } = &self {
+            if outcome == OVER_CAPACITY {
+                // What SDKs obey: they hold back everything for the given time.
+                headers.insert(
+                    axum::http::header::RETRY_AFTER,
+                    HeaderValue::from_static(OVER_CAPACITY_RETRY_SECS),
+                );
+                headers.insert(
+                    X_SENTRY_RATE_LIMITS,
+                    HeaderValue::from_static(OVER_CAPACITY_RATE_LIMITS),
+                );
+            }
+        }
         if let ProxyError::Busy(_) = &self {
             headers.insert(
                 axum::http::header::RETRY_AFTER,
@@ -257,6 +276,26 @@ mod tests {
         assert_eq!(headers["retry-after"], "3");
         assert_eq!(headers[X_SENTRY_RATE_LIMITS], "3::organization");
         assert!(body["detail"].as_str().unwrap().starts_with("rate limited"));
+    }
+
+    #[tokio::test]
+    async fn the_disk_guard_asks_sdks_to_hold_back() {
+        let (status, headers, body, _) = answer(ProxyError::Rejected {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            outcome: "over_capacity".into(),
+            detail: "the database holds 100 MB, at its bound".into(),
+        })
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers["retry-after"], "60");
+        assert_eq!(
+            headers[X_SENTRY_RATE_LIMITS],
+            "60::organization:over_capacity"
+        );
+        assert!(body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the database holds"));
     }
 
     #[tokio::test]

@@ -130,12 +130,14 @@ $$;
 
 -- The tracker's vital signs, cheap enough to poll every second: queue and error counts are
 -- exact (both stay small when digest keeps up); the large tables' sizes are PostgreSQL's
--- running estimates.
+-- running estimates; over_capacity says why ingest refuses new payloads (the disk guard),
+-- NULL while it does not.
 CREATE FUNCTION crashcache.stats()
 RETURNS TABLE (
     queued bigint, oldest_queued_age interval, errors bigint,
     archives_estimate bigint, events_estimate bigint, issues bigint,
-    running_workers bigint, digested_since_start bigint, failed_since_start bigint)
+    running_workers bigint, digested_since_start bigint, failed_since_start bigint,
+    over_capacity text)
 -- With its owner's rights, so that the proxy's /health needs no right on any table.
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT (SELECT count(*) FROM crashcache.queue),
@@ -144,7 +146,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
            pg_stat_get_live_tuples('crashcache.archive'::regclass),
            pg_stat_get_live_tuples('crashcache.event'::regclass),
            (SELECT count(*) FROM crashcache.issue WHERE event_count > 0),
-           w.running_workers, w.digested_since_start, w.failed_since_start
+           w.running_workers, w.digested_since_start, w.failed_since_start,
+           crashcache._over_capacity()
     FROM crashcache._worker_stats() w
 $$;
 

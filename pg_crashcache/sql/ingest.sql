@@ -4,7 +4,7 @@
 -- What ingest answers. status is the HTTP status the proxy should answer with; outcome says
 -- what happened: accepted, duplicate (stored before, not digested again), or an error code
 -- (missing_key, unknown_key, wrong_project, too_large, unsupported_encoding, undecodable,
--- malformed).
+-- malformed, over_capacity).
 CREATE TYPE crashcache.ingest_result AS (
     status      int,
     outcome     text,
@@ -49,7 +49,18 @@ CREATE FUNCTION crashcache.ingest_batch(
 -- needs no right on any table (sql/roles.sql); hence the fixed search_path.
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET plan_cache_mode = force_generic_plan SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+DECLARE
+    -- The disk guard (crashcache.max_database_size, crashcache.max_queued): past a bound,
+    -- every request is refused with 429 and the reason, and nothing is stored.
+    over_capacity text := crashcache._over_capacity();
 BEGIN
+    IF over_capacity IS NOT NULL THEN
+        RETURN QUERY
+        SELECT 429, 'over_capacity', NULL::text, q.project_id, NULL::bigint, over_capacity
+        FROM unnest(project_ids) WITH ORDINALITY AS q(project_id, n)
+        ORDER BY q.n;
+        RETURN;
+    END IF;
     RETURN QUERY
     WITH request AS (
         SELECT q.n, q.project_id AS path_project, q.kind, q.client_ip, p.*,

@@ -6,7 +6,7 @@ use crashcache_core::{
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
-use crate::{dictionary, guc, wake};
+use crate::{capacity, dictionary, guc, wake};
 
 fn payload_kind(kind: &str) -> payload::PayloadKind {
     payload::PayloadKind::from_name(kind)
@@ -86,6 +86,12 @@ fn prepare_payload(
 #[pg_extern(name = "_wake_workers", volatile, parallel_unsafe)]
 fn wake_workers() {
     wake::wake_on_commit();
+}
+
+/// Why ingest refuses new payloads now (the disk guard), or NULL while there is room.
+#[pg_extern(name = "_over_capacity", volatile, parallel_safe)]
+fn over_capacity() -> Option<String> {
+    capacity::refusal()
 }
 
 /// Figures the digest workers keep in shared memory since the server started.

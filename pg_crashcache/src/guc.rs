@@ -25,6 +25,10 @@ pub static MAX_EVENT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
 pub static MAX_SESSIONS: GucSetting<i32> = GucSetting::<i32>::new(100);
 /// Payloads in the archive before the first dictionary is trained automatically; 0 = never.
 pub static DICTIONARY_AFTER: GucSetting<i32> = GucSetting::<i32>::new(1000);
+/// Database size at which ingest refuses new payloads, in MB; 0 = no bound.
+pub static MAX_DATABASE_MB: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Queued payloads at which ingest refuses new ones; 0 = no bound.
+pub static MAX_QUEUED: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 /// Base URL SDKs reach the ingest proxy at, used to print DSNs.
 pub static PUBLIC_URL: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"http://127.0.0.1:3000"));
@@ -126,6 +130,26 @@ pub fn init() {
         c"Payloads in the archive before the first zstd dictionary is trained automatically.",
         c"An idle digest worker trains it with crashcache.train_dictionary(); 0 leaves it to the user.",
         &DICTIONARY_AFTER,
+        0,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.max_database_size",
+        c"Database size at which ingest refuses new payloads (HTTP 429); 0 is no bound.",
+        c"Keeps a flood or a digest that falls behind from filling the disk; measured every 10 s.",
+        &MAX_DATABASE_MB,
+        0,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.max_queued",
+        c"Payloads waiting to be digested at which ingest refuses new ones (HTTP 429); 0 is no bound.",
+        c"Read from the queue's table statistics, so it lags by about a second.",
+        &MAX_QUEUED,
         0,
         i32::MAX,
         GucContext::Sighup,

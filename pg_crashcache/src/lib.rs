@@ -7,6 +7,7 @@
 use pgrx::prelude::*;
 
 mod api;
+mod capacity;
 mod dictionary;
 mod digest;
 mod guc;
@@ -25,7 +26,12 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/ingest.sql",
     name = "ingest",
-    requires = ["projects", api::prepare_payload, api::wake_workers]
+    requires = [
+        "projects",
+        api::prepare_payload,
+        api::wake_workers,
+        api::over_capacity
+    ]
 );
 extension_sql_file!("../sql/digest.sql", name = "digest", requires = ["schema"]);
 extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["schema"]);
@@ -35,6 +41,7 @@ extension_sql_file!(
     requires = [
         "digest",
         api::worker_stats,
+        api::over_capacity,
         api::unpack,
         api::payload_items,
         api::item_json,

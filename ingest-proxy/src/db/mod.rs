@@ -155,11 +155,13 @@ pub struct Stats {
     pub digested_since_start: Option<i64>,
     /// Payloads that failed since the server started.
     pub failed_since_start: Option<i64>,
+    /// Why ingest refuses new payloads (the disk guard); `None` while it does not.
+    pub over_capacity: Option<String>,
 }
 
 const STATS: &str = "SELECT queued, extract(epoch FROM oldest_queued_age)::float8, errors, \
      archives_estimate, events_estimate, issues, running_workers, digested_since_start, \
-     failed_since_start FROM crashcache.stats()";
+     failed_since_start, over_capacity FROM crashcache.stats()";
 
 /// `crashcache.stats()`, bounded by `timeout`.
 pub async fn stats(pool: &Pool, timeout: Duration) -> Result<Stats, DbError> {
@@ -177,6 +179,7 @@ pub async fn stats(pool: &Pool, timeout: Duration) -> Result<Stats, DbError> {
             running_workers: row.try_get(6)?,
             digested_since_start: row.try_get(7)?,
             failed_since_start: row.try_get(8)?,
+            over_capacity: row.try_get(9)?,
         })
     };
     tokio::time::timeout(timeout, call)

@@ -1,4 +1,5 @@
-//! `GET /health`: the cached database figures; 200 when the database is up, else 503.
+//! `GET /health`: the cached database figures; 200 when the database is up, else 503. While
+//! the disk guard refuses ingest, the status says `over_capacity` (and `over_capacity` why).
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
@@ -23,7 +24,11 @@ const DOWN_DETAIL: &str = "the database is unavailable";
 pub async fn handle(State(state): State<AppState>) -> Response {
     match state.health.latest() {
         Some(stats) => Json(Up {
-            status: "ok",
+            status: if stats.over_capacity.is_some() {
+                "over_capacity"
+            } else {
+                "ok"
+            },
             database: "up",
             stats: &stats,
         })
