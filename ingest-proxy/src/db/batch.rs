@@ -26,6 +26,11 @@ const BATCH_MAX_BYTES: usize = 8 * 1024 * 1024;
 const QUEUE_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// The queue's budget is counted in KiB so that it fits a semaphore's permits.
 const KIB: usize = 1024;
+/// Bodies a connection may carry in one statement and still go back to the pool. tokio-postgres
+/// keeps, for a connection's life, two buffers as large as the largest statement it sent (the
+/// one it encodes into and the socket's write buffer), so a connection that carried more is
+/// closed after it: otherwise every pooled connection would hold twice the largest body seen.
+const REUSE_CONNECTION_MAX_BYTES: usize = 1024 * 1024;
 
 /// One request for `crashcache.ingest_batch`.
 #[derive(Debug)]
@@ -242,6 +247,7 @@ async fn ingest_batch(
     settings: &BatchSettings,
 ) -> Result<Vec<IngestOutcome>, DbError> {
     let client = pool.get().await?;
+    let large = requests.iter().map(|r| r.body.len()).sum::<usize>() > REUSE_CONNECTION_MAX_BYTES;
     let project_ids: Vec<Option<i32>> = requests.iter().map(|r| r.project_id).collect();
     let public_keys: Vec<Option<&str>> = requests.iter().map(|r| r.public_key.as_deref()).collect();
     let bodies: Vec<&[u8]> = requests.iter().map(|r| r.body.as_slice()).collect();
@@ -270,13 +276,22 @@ async fn ingest_batch(
             .await
     };
     let rows = match tokio::time::timeout(settings.query_timeout, query).await {
-        Ok(Ok(rows)) => rows,
+        Ok(Ok(rows)) => {
+            if large {
+                drop(Object::take(client));
+            }
+            rows
+        }
         Ok(Err(err)) => {
             if err.is_closed() {
                 pool.lost();
             }
-            // The function may have been replaced since the statement was prepared.
-            client.statement_cache.clear();
+            if large {
+                drop(Object::take(client));
+            } else {
+                // The function may have been replaced since the statement was prepared.
+                client.statement_cache.clear();
+            }
             return Err(err.into());
         }
         Err(_) => {
