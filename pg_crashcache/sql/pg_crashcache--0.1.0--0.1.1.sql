@@ -9,7 +9,8 @@
 -- by the roles granted them, so that the proxy's role needs no right on any table; ingest
 -- never JIT-compiles (85 ms a call when a generic plan's estimates crossed jit_above_cost).
 -- The disk guard: past crashcache.max_database_size or crashcache.max_queued, ingest answers
--- 429 (over_capacity), and stats() says why.
+-- 429 (over_capacity), and stats() says why. _prepare_payload and unpack are stable, as
+-- functions that read settings and tables are.
 --
 -- pg_dump keeps the tables nothing else can rebuild (see backup.sql).
 
@@ -410,7 +411,7 @@ $$;
 
 -- The disk guard's measure, written in Rust (crashcache.max_database_size, max_queued).
 CREATE FUNCTION "_over_capacity"() RETURNS text
-STRICT VOLATILE PARALLEL SAFE
+STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'over_capacity_wrapper';
 
@@ -536,6 +537,10 @@ $$;
 
 ALTER FUNCTION crashcache.ingest(int, text, bytea, text, text, int, int, inet)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- They read settings and the dictionary table: stable, and not for parallel workers.
+ALTER FUNCTION crashcache._prepare_payload(bytea, text, text, int, int, int) STABLE PARALLEL RESTRICTED;
+ALTER FUNCTION crashcache.unpack(smallint, bytea) STABLE PARALLEL RESTRICTED;
 
 -- A column more (over_capacity): the function is made anew, and sql/roles.sql grants it again.
 DROP FUNCTION crashcache.stats();

@@ -19,9 +19,10 @@ fn limit(arg: Option<i32>, setting: &pgrx::guc::GucSetting<i32>) -> usize {
 }
 
 /// Decodes, checks, hashes and packs a request body for `crashcache.ingest`. Either the error
-/// columns or the payload columns are set.
+/// columns or the payload columns are set. Stable, not immutable: it reads the size settings
+/// and the dictionary table.
 #[allow(clippy::type_complexity)]
-#[pg_extern(name = "_prepare_payload", immutable, parallel_safe)]
+#[pg_extern(name = "_prepare_payload", stable, parallel_restricted)]
 fn prepare_payload(
     body: &[u8],
     content_encoding: Option<&str>,
@@ -89,7 +90,7 @@ fn wake_workers() {
 }
 
 /// Why ingest refuses new payloads now (the disk guard), or NULL while there is room.
-#[pg_extern(name = "_over_capacity", volatile, parallel_safe)]
+#[pg_extern(name = "_over_capacity", volatile, parallel_restricted)]
 fn over_capacity() -> Option<String> {
     capacity::refusal()
 }
@@ -146,8 +147,9 @@ fn digest_payload(payload: &[u8], kind: default!(&str, "'envelope'")) -> JsonB {
     }
 }
 
-/// An archived payload restored to the bytes the SDK sent (after content decoding).
-#[pg_extern(immutable, strict, parallel_safe)]
+/// An archived payload restored to the bytes the SDK sent (after content decoding). Stable:
+/// it reads the decompression limit and the dictionary table.
+#[pg_extern(stable, strict, parallel_restricted)]
 fn unpack(codec: i16, stored: &[u8]) -> Vec<u8> {
     let dictionary = archive::dictionary_id(codec, stored).and_then(dictionary::get);
     let limit = guc::bytes(&guc::MAX_DECOMPRESSED_BYTES);

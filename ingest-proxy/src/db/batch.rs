@@ -75,7 +75,6 @@ struct Job {
 pub struct Batcher {
     jobs: mpsc::UnboundedSender<Job>,
     queue_budget: Arc<Semaphore>,
-    backoff: Shared<Backoff>,
 }
 
 type Shared<T> = Arc<StdMutex<T>>;
@@ -96,13 +95,11 @@ impl Batcher {
         Batcher {
             jobs,
             queue_budget: Arc::new(Semaphore::new(QUEUE_MAX_BYTES / KIB)),
-            backoff,
         }
     }
 
     /// Ingests one request, in whichever batch it falls into.
     pub async fn ingest(&self, request: IngestRequest) -> Result<IngestOutcome, DbError> {
-        admit(&self.backoff)?;
         let kib = u32::try_from(request.body.len().div_ceil(KIB).max(1)).unwrap_or(u32::MAX);
         let queued = self
             .queue_budget
@@ -150,9 +147,13 @@ struct Connections {
 }
 
 impl Connections {
-    /// A connection, unless attempts are held back; a failed attempt holds the next ones back.
+    /// A connection: an idle one from the pool, else a new one unless attempts are held back.
+    /// A failed attempt holds the next ones back; healthy idle connections are used meanwhile,
+    /// so one slow connection attempt does not refuse requests the pool could serve.
     async fn get(&self) -> Result<Object, DbError> {
-        admit(&self.backoff)?;
+        if self.pool.status().available == 0 {
+            admit(&self.backoff)?;
+        }
         match self.pool.get().await {
             Ok(client) => {
                 lock(&self.backoff).succeeded();
