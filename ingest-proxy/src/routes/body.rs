@@ -28,6 +28,8 @@ use crate::error::ProxyError;
 const DRAIN_AT_MOST: u64 = 64 * 1024 * 1024;
 /// How long draining a refused body may take.
 const DRAIN_TIME: Duration = Duration::from_secs(2);
+/// The budget is counted in KiB so that it fits a semaphore's permits.
+const KIB: u64 = 1024;
 
 /// The declared Content-Length, if any and readable.
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -36,9 +38,6 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok())
 }
-
-/// The budget is counted in KiB so that it fits a semaphore's permits.
-const KIB: u64 = 1024;
 
 /// The proxy's bounds on bodies being received; cheap to clone.
 #[derive(Clone)]
