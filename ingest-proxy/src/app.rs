@@ -1,8 +1,9 @@
 //! The route table (`app`), with the layers every answer goes through: CORS and the request log.
 //!
-//! Body limits are not a layer: the ingest routes read the body themselves against
-//! `MAX_COMPRESSED_PAYLOAD_BYTES`, so that they can refuse a Content-Length over it before
-//! reading anything, and answer 413 in Sentry's shape.
+//! Body limits are not a layer: the ingest routes read the body themselves (`routes::body`)
+//! against `MAX_COMPRESSED_PAYLOAD_BYTES`, so that they can refuse a Content-Length over it
+//! before buffering anything, drain what the client still sends, and answer 413 in Sentry's
+//! shape.
 
 use std::time::Instant;
 

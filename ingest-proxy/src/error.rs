@@ -21,6 +21,8 @@ const OVER_CAPACITY: &str = "over_capacity";
 /// How long SDKs are asked to hold back while the disk guard refuses.
 const OVER_CAPACITY_RETRY_SECS: &str = "60";
 const OVER_CAPACITY_RATE_LIMITS: &str = "60::organization:over_capacity";
+/// How long a client is asked to wait when the proxy holds all the connections or bodies it may.
+const BUSY_RETRY_SECS: &str = "1";
 
 /// Longest `X-Sentry-Error` value sent.
 const MAX_HEADER_DETAIL: usize = 200;
@@ -124,6 +126,23 @@ impl ProxyError {
         }
     }
 
+    /// How long the client should hold back (`Retry-After`), and what SDKs should stop
+    /// sending (`X-Sentry-Rate-Limits`, which they obey for everything named in it).
+    fn hold_back(&self) -> (Option<HeaderValue>, Option<HeaderValue>) {
+        match self {
+            ProxyError::RateLimited(limited) => (
+                Some(header_text(&limited.retry_after_header())),
+                Some(header_text(&limited.sentry_rate_limits_header())),
+            ),
+            ProxyError::Rejected { outcome, .. } if outcome == OVER_CAPACITY => (
+                Some(HeaderValue::from_static(OVER_CAPACITY_RETRY_SECS)),
+                Some(HeaderValue::from_static(OVER_CAPACITY_RATE_LIMITS)),
+            ),
+            ProxyError::Busy(_) => (Some(HeaderValue::from_static(BUSY_RETRY_SECS)), None),
+            _ => (None, None),
+        }
+    }
+
     /// The full story for the log.
     fn log_message(&self) -> String {
         match self {
@@ -151,34 +170,12 @@ impl IntoResponse for ProxyError {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(X_SENTRY_ERROR, header_text(&detail));
-        if let ProxyError::Rejected { outcome, .. } = &self {
-            if outcome == OVER_CAPACITY {
-                // What SDKs obey: they hold back everything for the given time.
-                headers.insert(
-                    axum::http::header::RETRY_AFTER,
-                    HeaderValue::from_static(OVER_CAPACITY_RETRY_SECS),
-                );
-                headers.insert(
-                    X_SENTRY_RATE_LIMITS,
-                    HeaderValue::from_static(OVER_CAPACITY_RATE_LIMITS),
-                );
-            }
+        let (retry_after, rate_limits) = self.hold_back();
+        if let Some(seconds) = retry_after {
+            headers.insert(axum::http::header::RETRY_AFTER, seconds);
         }
-        if let ProxyError::Busy(_) = &self {
-            headers.insert(
-                axum::http::header::RETRY_AFTER,
-                HeaderValue::from_static("1"),
-            );
-        }
-        if let ProxyError::RateLimited(limited) = &self {
-            headers.insert(
-                axum::http::header::RETRY_AFTER,
-                header_text(&limited.retry_after_header()),
-            );
-            headers.insert(
-                X_SENTRY_RATE_LIMITS,
-                header_text(&limited.sentry_rate_limits_header()),
-            );
+        if let Some(limits) = rate_limits {
+            headers.insert(X_SENTRY_RATE_LIMITS, limits);
         }
         response.extensions_mut().insert(Failure {
             message: self.log_message(),
