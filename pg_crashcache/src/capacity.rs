@@ -1,8 +1,10 @@
 //! Measuring what the disk guard (`crashcache_core::capacity`) decides on, cheaply enough for
-//! every ingest statement: the queue's depth from its table statistics (no scan), the database
-//! size (a walk of its files) at most every `SIZE_EVERY` per backend.
+//! every ingest statement: each measure is taken at most once per its period per backend, the
+//! queue's depth from its table statistics (no scan; they lag by about a second anyway), the
+//! database size (a walk of its files) less often.
 
 use std::cell::Cell;
+use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
 use crashcache_core::capacity::{self, CapacityLimits};
@@ -13,9 +15,33 @@ use crate::guc;
 
 /// How long a backend trusts the database size it measured.
 const SIZE_EVERY: Duration = Duration::from_secs(10);
+/// How long a backend trusts the queue depth it read.
+const QUEUED_EVERY: Duration = Duration::from_millis(500);
+
+/// A measure and when it was taken.
+type Measured = Cell<Option<(Instant, u64)>>;
 
 thread_local! {
-    static DATABASE_SIZE: Cell<Option<(Instant, u64)>> = const { Cell::new(None) };
+    static DATABASE_SIZE: Measured = const { Cell::new(None) };
+    static QUEUED: Measured = const { Cell::new(None) };
+}
+
+/// The value in `cache` if younger than `every`, else a new one from `query` (a bigint).
+fn measure(
+    cache: &'static LocalKey<Measured>,
+    every: Duration,
+    query: &str,
+) -> Result<u64, spi::Error> {
+    if let Some((at, value)) = cache.get() {
+        if at.elapsed() < every {
+            return Ok(value);
+        }
+    }
+    let value = Spi::get_one::<i64>(query)?
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(0);
+    cache.set(Some((Instant::now(), value)));
+    Ok(value)
 }
 
 fn limits() -> CapacityLimits {
@@ -27,24 +53,19 @@ fn limits() -> CapacityLimits {
 }
 
 fn database_bytes() -> Result<u64, spi::Error> {
-    if let Some((at, bytes)) = DATABASE_SIZE.get() {
-        if at.elapsed() < SIZE_EVERY {
-            return Ok(bytes);
-        }
-    }
-    let bytes =
-        Spi::get_one::<i64>("SELECT pg_catalog.pg_database_size(pg_catalog.current_database())")?
-            .and_then(|b| u64::try_from(b).ok())
-            .unwrap_or(0);
-    DATABASE_SIZE.set(Some((Instant::now(), bytes)));
-    Ok(bytes)
+    measure(
+        &DATABASE_SIZE,
+        SIZE_EVERY,
+        "SELECT pg_catalog.pg_database_size(pg_catalog.current_database())",
+    )
 }
 
 fn queued() -> Result<u64, spi::Error> {
-    let live = Spi::get_one::<i64>(
+    measure(
+        &QUEUED,
+        QUEUED_EVERY,
         "SELECT pg_catalog.pg_stat_get_live_tuples('crashcache.queue'::pg_catalog.regclass)",
-    )?;
-    Ok(live.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    )
 }
 
 /// Why ingest must refuse now, or `None`. An error measuring is raised, never taken for room.
