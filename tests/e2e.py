@@ -152,8 +152,7 @@ class Cluster:
 
     def apply_roles(self, db: str):
         """sql/roles.sql in `db`, as sql/setup.sql runs it after an install or an update."""
-        self._run(PG_BIN / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", self.port,
-                  "-U", "postgres", "-d", db, "-f", "-", stdin=ROLES_SQL.read_text())
+        self._run(*self._psql(db), "-f", "-", stdin=ROLES_SQL.read_text())
 
     def start(self):
         self._run(PG_BIN / "pg_ctl", "-D", self.pgdata, "-l", self.log, "-w", "-t", "60", "start")
@@ -164,9 +163,13 @@ class Cluster:
     def running(self) -> bool:
         return self._run(PG_BIN / "pg_ctl", "-D", self.pgdata, "status", check=False).returncode == 0
 
+    def _psql(self, db: str) -> tuple:
+        """psql as the superuser on `db`, stopping at the first error."""
+        return (PG_BIN / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", self.port,
+                "-U", "postgres", "-d", db)
+
     def psql(self, db: str, command: str) -> str:
-        return self._run(PG_BIN / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                         "-p", self.port, "-U", "postgres", "-d", db, "-tAc", command).stdout
+        return self._run(*self._psql(db), "-tAc", command).stdout
 
     def url(self, db: str = "crashcache", role: str = "postgres") -> str:
         """A connection URL for `role`: the superuser (the suite's own SQL) or crashcache_proxy."""
