@@ -1,10 +1,22 @@
 #!/bin/sh
-# Run once by the postgres image's entrypoint, on an empty data directory: the extension, a
-# first project and the roles (sql/setup.sql), then the proxy's password. The same steps as
-# scripts/run; the password comes from the environment (.env), never from a default.
+# The setup of scripts/run for containers: the extension, pg_cron and its maintenance jobs, a
+# first project and the roles (sql/setup.sql), then the passwords of the proxy's role and
+# Metabase's. Safe to run again. Two callers (Dockerfile.postgres): the postgres image's
+# entrypoint on an empty data directory, over its socket, and docker-compose.yml's `setup`
+# service on every start, over TCP (PGHOST, PGPASSWORD), so that a new image's extension update
+# and new roles reach a volume made by an earlier one.
+# The passwords come from the environment (.env), never from a default, and reach psql with
+# \getenv, never on a command line.
 set -eu
 : "${CRASHCACHE_PROXY_PASSWORD:?set CRASHCACHE_PROXY_PASSWORD (see .env.example)}"
-psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f /docker-entrypoint-initdb.d/crashcache/setup.sql
-psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v pw="$CRASHCACHE_PROXY_PASSWORD" <<'SQL'
-ALTER ROLE crashcache_proxy PASSWORD :'pw';
+: "${CRASHCACHE_METABASE_PASSWORD:?set CRASHCACHE_METABASE_PASSWORD (see .env.example)}"
+crashcache_psql() {
+    psql -X -q -v ON_ERROR_STOP=1 -U "${POSTGRES_USER:-postgres}" -d "${POSTGRES_DB:-crashcache}" "$@"
+}
+crashcache_psql -f /usr/local/share/crashcache/sql/setup.sql
+crashcache_psql <<'SQL'
+\getenv proxy_password CRASHCACHE_PROXY_PASSWORD
+\getenv metabase_password CRASHCACHE_METABASE_PASSWORD
+ALTER ROLE crashcache_proxy PASSWORD :'proxy_password';
+ALTER ROLE crashcache_metabase PASSWORD :'metabase_password';
 SQL

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and running pg_crashcache needs on Debian 12, idempotently:
-# PostgreSQL 15 with its server headers, clang for bindgen, sudo for pgrx's --runas,
+# PostgreSQL 15 with its server headers and pg_cron, clang for bindgen, sudo for pgrx's --runas,
 # cargo-pgrx 0.18.0, and pgrx's configuration. Sourced by run and test.
 set -euo pipefail
 
@@ -9,7 +9,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGRX_VERSION=0.18.0
 
 need_apt=()
-for pkg in sudo postgresql-15 postgresql-server-dev-15 libclang-dev clang; do
+for pkg in sudo postgresql-15 postgresql-15-cron postgresql-server-dev-15 libclang-dev clang; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then

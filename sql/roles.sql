@@ -1,34 +1,73 @@
--- Roles for the tracker's parts; safe to run again (scripts/run runs it on every start).
---   crashcache_reader  read-only: the views and tables of schema crashcache (Metabase)
---   crashcache_ingest  what the ingest proxy may do, and nothing else: call ingest_batch(),
---                      ingest() and stats(). Those run with their owner's rights, so the role
---                      holds no right on any table: it cannot read keys, archives or events.
---   crashcache_proxy   the proxy's login, a member of crashcache_ingest. It has no password
---                      until one is set (scripts/run does), and cannot log in without one.
+-- Roles for the tracker's parts; safe to run again (scripts/run runs it on every start). Each
+-- can do its job and nothing else (tests/test_roles.py and test_security.py show both):
+--   crashcache_reader       read-only, for people and dashboards: the curated views of
+--                           schema crashcache (views.sql, retention.sql), event_json() and
+--                           stats(). No table: not the archive's raw payloads, not the keys.
+--   crashcache_metabase     Metabase's login, a member of crashcache_reader.
+--   crashcache_ingest       what the ingest proxy may do: call ingest_batch(), ingest() and
+--                           stats(). Those run with their owner's rights, so the role holds no
+--                           right on any table: it cannot read keys, archives or events.
+--   crashcache_proxy        the proxy's login, a member of crashcache_ingest.
+--   crashcache_admin        operators: projects and keys, triage, retention, ruminate,
+--                           export and import; reads and writes every table's rows, and
+--                           cannot change the schema.
+--   crashcache_maintenance  what pg_cron's jobs run as (maintenance.sql): retention and
+--                           dictionary training, nothing else.
+-- The logins have no password until one is set (scripts/run and docker-initdb.sh do), and
+-- cannot log in without one; crashcache_maintenance never gets one: pg_cron's background
+-- workers need no password, and PostgreSQL 15 lets them run only as a role that may log in.
 DO $$
+DECLARE
+    wanted record;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'crashcache_reader') THEN
-        CREATE ROLE crashcache_reader NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'crashcache_ingest') THEN
-        CREATE ROLE crashcache_ingest NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'crashcache_proxy') THEN
-        CREATE ROLE crashcache_proxy LOGIN IN ROLE crashcache_ingest;
-    END IF;
+    FOR wanted IN
+        VALUES ('crashcache_reader', 'NOLOGIN', NULL), ('crashcache_metabase', 'LOGIN', 'crashcache_reader'),
+               ('crashcache_ingest', 'NOLOGIN', NULL), ('crashcache_proxy', 'LOGIN', 'crashcache_ingest'),
+               ('crashcache_admin', 'NOLOGIN', 'crashcache_reader'), ('crashcache_maintenance', 'LOGIN', NULL)
+    LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = wanted.column1) THEN
+            EXECUTE format('CREATE ROLE %I %s', wanted.column1, wanted.column2);
+        END IF;
+        IF wanted.column3 IS NOT NULL AND NOT pg_has_role(wanted.column1, wanted.column3, 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO %I', wanted.column3, wanted.column1);
+        END IF;
+    END LOOP;
 END
 $$;
 
-GRANT USAGE ON SCHEMA crashcache TO crashcache_reader, crashcache_ingest;
-GRANT SELECT ON ALL TABLES IN SCHEMA crashcache TO crashcache_reader;
--- Reading the full event JSON back from the archive.
-GRANT EXECUTE ON FUNCTION crashcache.event_json(int, uuid), crashcache.archive_payload(bigint),
-    crashcache.stats(), crashcache.list_projects() TO crashcache_reader;
+GRANT USAGE ON SCHEMA crashcache
+TO crashcache_reader, crashcache_ingest, crashcache_admin, crashcache_maintenance;
 
--- Earlier versions of this file granted table rights; ingest no longer needs them.
-REVOKE ALL ON ALL TABLES IN SCHEMA crashcache FROM crashcache_ingest;
+-- Earlier versions of this file granted table rights to readers and ingest; neither needs
+-- them now.
+REVOKE ALL ON ALL TABLES IN SCHEMA crashcache FROM crashcache_reader, crashcache_ingest;
+-- Every view of the schema is a curated one.
+DO $$
+DECLARE
+    curated regclass;
+BEGIN
+    FOR curated IN SELECT c.oid FROM pg_class c
+                   WHERE c.relnamespace = 'crashcache'::regnamespace AND c.relkind = 'v' LOOP
+        EXECUTE format('GRANT SELECT ON %s TO crashcache_reader', curated);
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION crashcache.event_json(int, uuid), crashcache.stats() TO crashcache_reader;
+REVOKE EXECUTE ON FUNCTION crashcache.archive_payload(bigint), crashcache.list_projects()
+FROM crashcache_reader;
+
 GRANT EXECUTE ON FUNCTION
     crashcache.ingest_batch(int[], text[], bytea[], text[], text[], inet[], int, int),
     crashcache.ingest(int, text, bytea, text, text, int, int, inet),
     crashcache.stats()
 TO crashcache_ingest;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA crashcache TO crashcache_admin;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA crashcache TO crashcache_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA crashcache TO crashcache_admin;
+GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA crashcache TO crashcache_admin;
+
+GRANT EXECUTE ON FUNCTION crashcache._expire_batch(int), crashcache.retrain_dictionary()
+TO crashcache_maintenance;
+GRANT EXECUTE ON PROCEDURE crashcache.run_retention(int, bigint, double precision)
+TO crashcache_maintenance;

@@ -3,28 +3,28 @@
 -- Rebuilds everything derived from the archive of one project (or all): deletes the derived
 -- rows, re-enqueues every archived payload (also those that failed before) and lets the
 -- workers digest them again. Issues keep their id and status, so triage survives; their
--- counts restart from zero and fill up again as the workers go. Returns the payloads enqueued.
+-- counts restart from the events retention removed (and first_seen and users are kept for
+-- those) and fill up again as the workers go. Returns the payloads enqueued.
 CREATE FUNCTION crashcache.ruminate(project_id int DEFAULT NULL)
 RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     only_project int := ruminate.project_id;
+    digested regclass;
     enqueued bigint;
 BEGIN
-    DELETE FROM crashcache.event e WHERE only_project IS NULL OR e.project_id = only_project;
+    FOR digested IN SELECT t FROM crashcache._digested_tables() t LOOP
+        EXECUTE format('DELETE FROM %s WHERE $1 IS NULL OR project_id = $1', digested) USING only_project;
+    END LOOP;
     DELETE FROM crashcache.issue_user u USING crashcache.issue i
-    WHERE u.issue_id = i.id AND (only_project IS NULL OR i.project_id = only_project);
+    WHERE u.issue_id = i.id AND i.expired_events = 0
+      AND (only_project IS NULL OR i.project_id = only_project);
     UPDATE crashcache.issue i
-    SET event_count = 0, user_count = 0, first_seen = NULL, last_seen = NULL
+    SET event_count = i.expired_events,
+        user_count = CASE WHEN i.expired_events = 0 THEN 0
+                          ELSE (SELECT count(*) FROM crashcache.issue_user u WHERE u.issue_id = i.id) END,
+        first_seen = CASE WHEN i.expired_events = 0 THEN NULL ELSE i.first_seen END,
+        last_seen = NULL
     WHERE only_project IS NULL OR i.project_id = only_project;
-    DELETE FROM crashcache.transaction t WHERE only_project IS NULL OR t.project_id = only_project;
-    DELETE FROM crashcache.span s WHERE only_project IS NULL OR s.project_id = only_project;
-    DELETE FROM crashcache.session s WHERE only_project IS NULL OR s.project_id = only_project;
-    DELETE FROM crashcache.session_aggregate s WHERE only_project IS NULL OR s.project_id = only_project;
-    DELETE FROM crashcache.check_in c WHERE only_project IS NULL OR c.project_id = only_project;
-    DELETE FROM crashcache.log l WHERE only_project IS NULL OR l.project_id = only_project;
-    DELETE FROM crashcache.attachment t WHERE only_project IS NULL OR t.project_id = only_project;
-    DELETE FROM crashcache.client_outcome o WHERE only_project IS NULL OR o.project_id = only_project;
-    DELETE FROM crashcache.feedback f WHERE only_project IS NULL OR f.project_id = only_project;
     DELETE FROM crashcache.queue_error e WHERE only_project IS NULL OR e.project_id = only_project;
 
     INSERT INTO crashcache.queue (archive_id)
@@ -172,9 +172,10 @@ RETURNS bytea LANGUAGE sql STABLE AS $$
 $$;
 
 -- The full JSON of a digested event (exception, stack trace, breadcrumbs, contexts), read
--- back from the archive.
+-- back from the archive. With its owner's rights, so that readers (Metabase) need no right on
+-- the archive, whose other payloads and raw bodies they may not read.
 CREATE FUNCTION crashcache.event_json(project_id int, event_id uuid)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT crashcache.item_json(i.payload)
     FROM crashcache.event e
     JOIN crashcache.archive a ON a.id = e.archive_id
@@ -183,3 +184,5 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
       AND i.item_type = 'event'
     LIMIT 1
 $$;
+
+REVOKE EXECUTE ON FUNCTION crashcache.event_json(int, uuid) FROM PUBLIC;

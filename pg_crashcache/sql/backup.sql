@@ -3,7 +3,7 @@
 -- this, a dump of a full tracker held no row at all.
 --
 -- Marked are the tables nothing else can rebuild, with their identity sequences so that ids
--- go on where they were after a restore: projects and their keys, the archive (every payload
+-- go on where they were after a restore: projects, their keys and retention, the archive (every payload
 -- as received), the zstd dictionaries the archive is packed with, and issues (their ids and
 -- triage status; their counts are rebuilt). Everything else is derived from the archive and
 -- rebuilt after a restore by crashcache.ruminate(). The queue is left out on purpose: after a
@@ -15,6 +15,7 @@ SELECT pg_catalog.pg_extension_config_dump('crashcache.project_key', '');
 SELECT pg_catalog.pg_extension_config_dump('crashcache.dictionary', '');
 SELECT pg_catalog.pg_extension_config_dump('crashcache.archive', '');
 SELECT pg_catalog.pg_extension_config_dump('crashcache.issue', '');
+SELECT pg_catalog.pg_extension_config_dump('crashcache.retention', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('crashcache.project', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('crashcache.dictionary', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('crashcache.archive', 'id'), '');

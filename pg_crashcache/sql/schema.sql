@@ -5,8 +5,8 @@
 -- event/issue  digested error events and their grouping; dim_* the repetitive strings
 -- transaction/span, session/session_aggregate, monitor/check_in, log, attachment,
 -- client_outcome, feedback: the other item types
--- Everything but project, project_key, archive, dictionary and issue status can be rebuilt
--- from the archive by crashcache.ruminate(); those are what pg_dump keeps (backup.sql).
+-- Everything but project, project_key, retention, archive, dictionary and issue status can be
+-- rebuilt from the archive by crashcache.ruminate(); those are what pg_dump keeps (backup.sql).
 
 CREATE TYPE crashcache.level AS ENUM ('debug', 'info', 'warning', 'error', 'fatal');
 CREATE TYPE crashcache.issue_status AS ENUM ('unresolved', 'resolved', 'ignored');
@@ -26,6 +26,16 @@ CREATE TABLE crashcache.project_key (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX project_key_project_idx ON crashcache.project_key (project_id);
+
+-- How long what is received is kept (retention.sql). The row with project_id NULL is every
+-- project's default, and the only one with a hard maximum age, which bounds every project.
+CREATE TABLE crashcache.retention (
+    project_id            int UNIQUE NULLS NOT DISTINCT REFERENCES crashcache.project ON DELETE CASCADE,
+    max_age_days          int CHECK (max_age_days > 0),
+    max_events_per_issue  int CHECK (max_events_per_issue >= 2),
+    hard_max_age_days     int CHECK (hard_max_age_days > 0),
+    CHECK (project_id IS NULL OR hard_max_age_days IS NULL)
+);
 
 -- ===================================================================== archive and queue
 -- zstd dictionaries trained on the archive's own payloads (crashcache.train_dictionary());
@@ -54,6 +64,8 @@ CREATE TABLE crashcache.archive (
     body          bytea NOT NULL,
     UNIQUE (project_id, content_hash)
 );
+-- Retention finds the payloads past their project's age by it.
+CREATE INDEX archive_project_received_idx ON crashcache.archive (project_id, received_at);
 -- The body is compressed already: keep TOAST from trying again.
 ALTER TABLE crashcache.archive ALTER COLUMN body SET STORAGE EXTERNAL;
 
@@ -102,6 +114,9 @@ CREATE TABLE crashcache.issue (
     user_count       bigint NOT NULL DEFAULT 0,
     status           crashcache.issue_status NOT NULL DEFAULT 'unresolved',
     status_changed_at timestamptz,
+    -- How many of the events counted were removed by retention since: ruminate counts from
+    -- here, so that event_count stays the number of events seen.
+    expired_events   bigint NOT NULL DEFAULT 0,
     UNIQUE (project_id, fingerprint)
 );
 CREATE INDEX issue_project_last_seen_idx ON crashcache.issue (project_id, last_seen DESC);

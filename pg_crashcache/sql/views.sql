@@ -76,3 +76,47 @@ FROM crashcache.monitor m
 LEFT JOIN LATERAL (
     SELECT ci.status, ci.timestamp, ci.duration FROM crashcache.check_in ci
     WHERE ci.monitor_id = m.id ORDER BY ci.timestamp DESC LIMIT 1) c ON true;
+
+-- Projects, without their keys.
+CREATE VIEW crashcache.projects AS
+SELECT p.id, p.name, p.created_at FROM crashcache.project p;
+
+-- Spans of transactions.
+CREATE VIEW crashcache.spans AS
+SELECT s.id, s.project_id, s.trace_id, s.span_id, s.parent_span_id, s.transaction_event_id,
+       s.op, s.description, s.status, s.start_time, s.end_time, s.duration_ms
+FROM crashcache.span s;
+
+-- Every check-in of every monitor.
+CREATE VIEW crashcache.check_ins AS
+SELECT c.project_id, m.slug AS monitor, c.check_in_id, c.status, c.duration, c.timestamp,
+       rel.name AS release, env.name AS environment
+FROM crashcache.check_in c
+JOIN crashcache.monitor m ON m.id = c.monitor_id
+LEFT JOIN crashcache.dim_release rel ON rel.id = c.release_id
+LEFT JOIN crashcache.dim_environment env ON env.id = c.environment_id;
+
+-- Log records with their release and environment.
+CREATE VIEW crashcache.logs AS
+SELECT l.id, l.project_id, l.timestamp, l.level, l.severity_number, l.body, l.trace_id,
+       rel.name AS release, env.name AS environment, l.attributes
+FROM crashcache.log l
+LEFT JOIN crashcache.dim_release rel ON rel.id = l.release_id
+LEFT JOIN crashcache.dim_environment env ON env.id = l.environment_id;
+
+-- User feedback.
+CREATE VIEW crashcache.user_feedback AS
+SELECT f.id, f.project_id, f.event_id, f.name, f.email, f.message, f.timestamp
+FROM crashcache.feedback f;
+
+-- Attachments (what they are; their bytes stay in the archive).
+CREATE VIEW crashcache.attachments AS
+SELECT a.id, a.project_id, a.event_id, a.filename, a.content_type, a.attachment_type, a.size
+FROM crashcache.attachment a;
+
+-- What SDKs reported they dropped, per day.
+CREATE VIEW crashcache.client_outcomes AS
+SELECT o.project_id, date_trunc('day', o.timestamp) AS day, o.outcome, o.reason, o.category,
+       sum(o.quantity) AS quantity
+FROM crashcache.client_outcome o
+GROUP BY 1, 2, 3, 4, 5;

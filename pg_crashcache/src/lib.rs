@@ -36,10 +36,16 @@ extension_sql_file!(
 extension_sql_file!("../sql/digest.sql", name = "digest", requires = ["schema"]);
 extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["schema"]);
 extension_sql_file!(
+    "../sql/retention.sql",
+    name = "retention",
+    requires = ["projects"]
+);
+extension_sql_file!(
     "../sql/admin.sql",
     name = "admin",
     requires = [
         "digest",
+        "retention",
         api::worker_stats,
         api::over_capacity,
         api::unpack,
@@ -49,9 +55,14 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!(
+    "../sql/maintenance.sql",
+    name = "maintenance",
+    requires = ["admin"]
+);
+extension_sql_file!(
     "../sql/views.sql",
     name = "views",
-    requires = ["admin", "backup"],
+    requires = ["maintenance", "backup"],
     finalize
 );
 

@@ -24,6 +24,9 @@ const NOT_INSTALLED_WAIT: Duration = Duration::from_secs(1);
 const FAILURE_WAIT: Duration = Duration::from_secs(1);
 /// Back-off after a deadlock or serialization failure, before the same batch runs again.
 const TRANSIENT_WAIT: Duration = Duration::from_millis(20);
+/// How many times in a row the same work is tried again after a transient failure before the
+/// payloads are taken one by one, so that one that always fails cannot stop the digest.
+const MAX_TRANSIENT_RETRIES: u32 = 10;
 /// How often an idle worker 0 looks whether the first dictionary is due.
 const DICTIONARY_CHECK_EVERY: Duration = Duration::from_secs(10);
 
@@ -75,6 +78,8 @@ struct Worker {
     installed: bool,
     /// Payloads still to digest one at a time after a batch failed.
     retry_singly: usize,
+    /// Transient failures in a row.
+    transient_retries: u32,
     /// Whether this worker trains the first dictionary (one worker does).
     trains_dictionary: bool,
     /// When it last looked.
@@ -98,7 +103,7 @@ impl Worker {
             match in_transaction(|| batch::run(batch_size, None)) {
                 Ok(outcome) => Ok(outcome),
                 // No payload is at fault: the same batch runs again.
-                Err(failed) if failed.transient => {
+                Err(failed) if self.retry_transient(&failed) => {
                     log!("pg_crashcache: digest batch rolled back, retrying it: {failed}");
                     return TRANSIENT_WAIT;
                 }
@@ -111,6 +116,7 @@ impl Worker {
         };
         match result {
             Ok(outcome) => {
+                self.transient_retries = 0;
                 count(outcome);
                 if outcome.claimed > 0
                     && (self.retry_singly > 0 || outcome.claimed >= batch_size as usize)
@@ -126,6 +132,7 @@ impl Worker {
             // A deadlock while retrying one by one: that payload's turn comes again.
             Err(failed) if failed.transient => {
                 self.retry_singly += 1;
+                self.transient_retries += 1;
                 TRANSIENT_WAIT
             }
             Err(reason) => {
@@ -162,6 +169,17 @@ impl Worker {
         }
     }
 
+    /// Whether a failed batch is to run again as it was.
+    fn retry_transient(&mut self, failed: &TxFailure) -> bool {
+        if failed.transient && self.transient_retries < MAX_TRANSIENT_RETRIES {
+            self.transient_retries += 1;
+            true
+        } else {
+            self.transient_retries = 0;
+            false
+        }
+    }
+
     /// Digests the oldest queued payload on its own; if the database refuses its rows, it goes
     /// to the error queue with the database's reason.
     fn digest_one_alone(&mut self) -> Result<BatchOutcome, TxFailure> {
@@ -172,7 +190,9 @@ impl Worker {
         match in_transaction(|| batch::run(1, Some(archive_id))) {
             Ok(outcome) => Ok(outcome),
             // Not the payload's fault: it stays queued for the next try.
-            Err(failed) if failed.transient => Err(failed),
+            Err(failed) if self.transient_retries < MAX_TRANSIENT_RETRIES && failed.transient => {
+                Err(failed)
+            }
             Err(failed) => {
                 in_transaction(|| batch::fail(archive_id, &failed.message))?;
                 Ok(BatchOutcome {
@@ -202,22 +222,26 @@ fn extension_installed() -> Result<bool, spi::Error> {
 #[derive(Debug)]
 struct TxFailure {
     message: String,
-    /// A deadlock or serialization failure: running the same work again may well succeed, and
-    /// no payload is to blame for it.
+    /// A deadlock or serialization failure, or a row referenced that another transaction
+    /// deleted meanwhile (retention removing an issue as a new event of it comes in): running
+    /// the same work again may well succeed, and no payload is to blame for it.
     transient: bool,
 }
 
 impl TxFailure {
     fn from_report(report: &pgrx::pg_sys::panic::ErrorReportWithLevel) -> Self {
         use pgrx::PgSqlErrorCode::{
-            ERRCODE_T_R_DEADLOCK_DETECTED, ERRCODE_T_R_SERIALIZATION_FAILURE,
+            ERRCODE_FOREIGN_KEY_VIOLATION, ERRCODE_T_R_DEADLOCK_DETECTED,
+            ERRCODE_T_R_SERIALIZATION_FAILURE,
         };
         let code = report.sql_error_code();
         Self {
             message: report.message().to_string(),
             transient: matches!(
                 code,
-                ERRCODE_T_R_DEADLOCK_DETECTED | ERRCODE_T_R_SERIALIZATION_FAILURE
+                ERRCODE_T_R_DEADLOCK_DETECTED
+                    | ERRCODE_T_R_SERIALIZATION_FAILURE
+                    | ERRCODE_FOREIGN_KEY_VIOLATION
             ),
         }
     }
