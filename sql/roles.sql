@@ -53,6 +53,7 @@ BEGIN
 END
 $$;
 GRANT EXECUTE ON FUNCTION crashcache.event_json(int, uuid), crashcache.stats() TO crashcache_reader;
+-- Granted by earlier versions of this file; they read raw payloads and keys.
 REVOKE EXECUTE ON FUNCTION crashcache.archive_payload(bigint), crashcache.list_projects()
 FROM crashcache_reader;
 
@@ -67,7 +68,15 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA crashcache TO crashcache_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA crashcache TO crashcache_admin;
 GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA crashcache TO crashcache_admin;
 
-GRANT EXECUTE ON FUNCTION crashcache._expire_batch(int), crashcache.retrain_dictionary()
-TO crashcache_maintenance;
-GRANT EXECUTE ON PROCEDURE crashcache.run_retention(int, bigint, double precision)
-TO crashcache_maintenance;
+-- Retention came with version 0.1.2: a database still at an earlier version (before its ALTER
+-- EXTENSION ... UPDATE) has nothing of it to grant.
+DO $$
+BEGIN
+    IF to_regprocedure('crashcache._expire_batch(int)') IS NOT NULL THEN
+        GRANT EXECUTE ON FUNCTION crashcache._expire_batch(int), crashcache.retrain_dictionary()
+        TO crashcache_maintenance;
+        GRANT EXECUTE ON PROCEDURE crashcache.run_retention(int, bigint, double precision)
+        TO crashcache_maintenance;
+    END IF;
+END
+$$;

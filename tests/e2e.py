@@ -143,7 +143,14 @@ class Cluster:
         return self
 
     def set_proxy_password(self):
-        self.psql("crashcache", f"ALTER ROLE crashcache_proxy PASSWORD '{self.passwords['crashcache_proxy']}'")
+        self.set_password("crashcache_proxy")
+
+    def set_password(self, role: str) -> str:
+        """Gives a login role a password (a new one unless it has one here) so that url(role=)
+        connects as it."""
+        password = self.passwords.setdefault(role, secrets.token_hex(16))
+        self.psql("crashcache", f"ALTER ROLE {role} PASSWORD '{password}'")
+        return password
 
     def create_extension(self, db: str, version: str | None = None):
         """The extension in `db` (at `version`, else the default one) with the roles' grants."""
@@ -172,7 +179,8 @@ class Cluster:
         return self._run(*self._psql(db), "-tAc", command).stdout
 
     def url(self, db: str = "crashcache", role: str = "postgres") -> str:
-        """A connection URL for `role`: the superuser (the suite's own SQL) or crashcache_proxy."""
+        """A connection URL for `role`: the superuser (the suite's own SQL), crashcache_proxy,
+        or a role given a password by set_password()."""
         return f"postgres://{role}:{self.passwords[role]}@127.0.0.1:{self.port}/{db}"
 
     def destroy(self):

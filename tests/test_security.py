@@ -73,7 +73,7 @@ REFUSED = [
     ("SELECT * FROM crashcache.list_projects()", "permission denied for table project"),
     ("SELECT crashcache.delete_project(1)", "permission denied for table"),
     ("SELECT crashcache.ruminate()", "permission denied for"),
-    ("SELECT crashcache.event_json(1, gen_random_uuid())", "permission denied for table event"),
+    ("SELECT crashcache.event_json(1, gen_random_uuid())", "permission denied for function event_json"),
     ("CREATE TABLE crashcache.mine (x int)", "permission denied for schema crashcache"),
     ("CREATE TABLE public.mine (x int)", "permission denied for schema public"),
     ("COPY (SELECT 1) TO PROGRAM 'id'", "COPY to or from an external program"),

@@ -22,11 +22,13 @@ RELEASED = REPO / "pg_crashcache" / "sql" / "released"
 FIRST_RELEASE = "0.1.0"
 
 # Every object of schema crashcache with its definition, in an order that does not depend on
-# how it came to be (columns by name: an upgrade adds columns at the end of a table).
+# how it came to be (columns by name: an upgrade adds columns at the end of a table; rights
+# sorted: their order is the order they were granted in).
 SCHEMA = """
 SELECT kind, name, definition FROM (
     SELECT 'function' AS kind, p.oid::regprocedure::text AS name,
-           pg_get_functiondef(p.oid) || coalesce(array_to_string(p.proacl, ','), '') AS definition
+           pg_get_functiondef(p.oid) || array_to_string(ARRAY(SELECT unnest(p.proacl)::text ORDER BY 1), ',')
+               AS definition
     FROM pg_proc p WHERE p.pronamespace = 'crashcache'::regnamespace AND p.prokind IN ('f', 'p')
     UNION ALL
     SELECT 'column', c.table_name || '.' || c.column_name,
@@ -47,7 +49,8 @@ SELECT kind, name, definition FROM (
     UNION ALL
     SELECT 'view', v.viewname, v.definition FROM pg_views v WHERE v.schemaname = 'crashcache'
     UNION ALL
-    SELECT 'relation', c.relname, c.relkind::text || ' ' || coalesce(array_to_string(c.relacl, ','), '')
+    SELECT 'relation', c.relname,
+           c.relkind::text || ' ' || array_to_string(ARRAY(SELECT unnest(c.relacl)::text ORDER BY 1), ',')
     FROM pg_class c WHERE c.relnamespace = 'crashcache'::regnamespace
     UNION ALL
     SELECT 'extension member', classid::regclass::text, count(*)::text

@@ -23,6 +23,8 @@ CREATE TABLE crashcache.retention (
     CHECK (project_id IS NULL OR hard_max_age_days IS NULL)
 );
 SELECT pg_catalog.pg_extension_config_dump('crashcache.retention', '');
+-- An issue's users are counted still when retention has removed their events: pg_dump keeps them.
+SELECT pg_catalog.pg_extension_config_dump('crashcache.issue_user', '');
 
 CREATE INDEX archive_project_received_idx ON crashcache.archive (project_id, received_at);
 
