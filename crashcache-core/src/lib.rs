@@ -22,6 +22,7 @@ pub mod json_repair;
 pub mod normalise;
 pub mod payload;
 pub mod timestamp;
+pub mod web_api;
 
 #[cfg(test)]
 mod test_fixtures;

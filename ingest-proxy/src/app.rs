@@ -18,6 +18,7 @@ use axum::Router;
 use crate::error::Failure;
 use crate::routes::{self, envelope, health, store, Outcome};
 use crate::state::AppState;
+use crate::web_api;
 
 /// Headers a browser SDK may read from a cross-origin answer.
 const EXPOSED_HEADERS: &str = "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After";
@@ -27,6 +28,7 @@ pub fn app(state: AppState) -> Router {
     let envelope = post(envelope::handle).options(routes::preflight);
     let store = post(store::handle).options(routes::preflight);
     let store_without_project = post(store::handle_without_project).options(routes::preflight);
+    let web_api = web_api::router(state.web_api.clone());
     Router::new()
         // SDKs: every route with and without its trailing slash.
         .route("/api/{project_id}/envelope/", envelope.clone())
@@ -39,9 +41,11 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health::handle))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .with_state(state)
+        // Tools: Sentry's Web API.
+        .merge(web_api)
         .layer(middleware::from_fn(log_request))
         .layer(middleware::from_fn(cors))
-        .with_state(state)
 }
 
 /// What a connection over the cap is served: 503 to any request, with the same layers.
@@ -133,6 +137,10 @@ mod tests {
             receiving: Receiving::new(config.max_receiving_bytes, config.body_timeout),
             config: Arc::new(config),
             health,
+            web_api: crate::web_api::WebApi {
+                pool: None,
+                public_url: "http://127.0.0.1:3000".into(),
+            },
         };
         (state, sender)
     }

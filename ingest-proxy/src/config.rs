@@ -44,6 +44,17 @@ pub struct Settings {
     /// Most database connections held at once.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value = "16", global = true)]
     pub database_pool_size: String,
+    /// Connection URL of the Web API (`/api/0/`), as role crashcache_api_proxy; unset: no API.
+    #[arg(long, env = "API_DATABASE_URL", hide_env_values = true, global = true)]
+    pub api_database_url: Option<String>,
+    /// Most connections the Web API holds at once.
+    #[arg(
+        long,
+        env = "API_DATABASE_POOL_SIZE",
+        default_value = "4",
+        global = true
+    )]
+    pub api_database_pool_size: String,
     /// How long a request waits for a free connection before answering 503.
     #[arg(
         long,
@@ -178,6 +189,10 @@ pub struct Config {
     pub database: tokio_postgres::Config,
     /// Most pooled connections.
     pub pool_size: usize,
+    /// How the Web API reaches the database, if it is on.
+    pub api_database: Option<tokio_postgres::Config>,
+    /// Most pooled connections of the Web API.
+    pub api_pool_size: usize,
     /// Wait for a pooled connection.
     pub acquire_timeout: Duration,
     /// Time to open a connection.
@@ -282,6 +297,12 @@ impl Config {
         }
 
         let pool_size = integer("DATABASE_POOL_SIZE", &s.database_pool_size, 1, 10_000)? as usize;
+        let api_pool_size = integer(
+            "API_DATABASE_POOL_SIZE",
+            &s.api_database_pool_size,
+            1,
+            10_000,
+        )? as usize;
         // Each statement in flight holds a connection; the pool has the last word.
         let ingest_concurrency = (integer("INGEST_CONCURRENCY", &s.ingest_concurrency, 1, 10_000)?
             as usize)
@@ -340,6 +361,24 @@ impl Config {
             Some(url) => parse_public_url(url)?,
             None => format!("http://{listen}"),
         };
+        let api_database = match s.api_database_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => {
+                let mut api = tokio_postgres::Config::from_str(url).map_err(|err| {
+                    invalid(
+                        "API_DATABASE_URL",
+                        format!("not a PostgreSQL connection string: {err}"),
+                    )
+                })?;
+                api.connect_timeout(connect_timeout);
+                if api.get_application_name().is_none() {
+                    api.application_name("ingest-proxy web api");
+                }
+                // Permalinks and tokens name the URL clients reach this proxy at.
+                api.options(format!("-c crashcache.public_url={public_url}"));
+                Some(api)
+            }
+        };
         let log_format = match s.log_format.trim().to_ascii_lowercase().as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -357,6 +396,8 @@ impl Config {
             listen,
             database,
             pool_size,
+            api_database,
+            api_pool_size,
             acquire_timeout: millis(
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
                 &s.database_acquire_timeout_ms,

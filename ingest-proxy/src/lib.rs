@@ -6,6 +6,9 @@
 //! with the other requests waiting in one call of `crashcache.ingest_batch()`: the database
 //! checks each key, decodes, stores and enqueues, and commits once for all. The
 //! database's verdict becomes Sentry's answer (`error` for refusals). Nothing is stored here.
+//!
+//! The same server answers Sentry's Web API (`/api/0/`, `web_api`) from SQL functions, on a
+//! pool of its own.
 
 #![warn(missing_docs)]
 
@@ -24,3 +27,4 @@ pub mod routes;
 pub mod server;
 pub mod size;
 pub mod state;
+pub mod web_api;

@@ -15,6 +15,7 @@ use crate::health;
 use crate::ratelimit::RateLimiter;
 use crate::routes::Receiving;
 use crate::state::AppState;
+use crate::web_api::WebApi;
 
 /// How long requests in flight may still take once a stop signal arrived.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -38,12 +39,17 @@ pub async fn serve(config: Config) -> Result<(), String> {
         "ingest-proxy listening"
     );
     let limits = config.connection_limits;
+    let web_api = WebApi {
+        pool: db::api_pool(&config)?,
+        public_url: config.public_url.as_str().into(),
+    };
     let state = AppState {
         batcher: Batcher::start(pool.clone(), config.batch_settings()),
         limiter: Arc::new(RateLimiter::new(config.limits, Instant::now())),
         receiving: Receiving::new(config.max_receiving_bytes, config.body_timeout),
         config: Arc::new(config),
         health,
+        web_api,
     };
     connections::serve(
         listener,

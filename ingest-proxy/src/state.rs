@@ -8,6 +8,7 @@ use crate::db::batch::Batcher;
 use crate::health::Health;
 use crate::ratelimit::RateLimiter;
 use crate::routes::Receiving;
+use crate::web_api::WebApi;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -22,4 +23,6 @@ pub struct AppState {
     pub receiving: Receiving,
     /// The cached health figures.
     pub health: Health,
+    /// Sentry's Web API: its pool and base URL.
+    pub web_api: WebApi,
 }

@@ -153,6 +153,20 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION crashcache.stats() FROM PUBLIC;
 
+-- The status an issue has now: an issue ignored until a time, a number of events or of users
+-- is unresolved again once it is reached. Used by the issues view and the Web API.
+CREATE FUNCTION crashcache._current_status(i crashcache.issue)
+RETURNS crashcache.issue_status LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN i.status = 'ignored' AND (
+                    (i.status_details->>'ignoreUntil')::timestamptz <= now()
+                 OR i.event_count >= (i.status_details->>'_eventsAtIgnore')::bigint
+                                     + (i.status_details->>'ignoreCount')::bigint
+                 OR i.user_count >= (i.status_details->>'_usersAtIgnore')::bigint
+                                    + (i.status_details->>'ignoreUserCount')::bigint)
+                THEN 'unresolved'::crashcache.issue_status
+                ELSE i.status END
+$$;
+
 -- Marks an issue resolved, ignored or unresolved. A resolved issue that gets a new event is
 -- unresolved again by the digest. Returns whether the issue exists.
 CREATE FUNCTION crashcache.set_issue_status(issue_id bigint, status crashcache.issue_status)

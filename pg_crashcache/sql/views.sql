@@ -2,7 +2,8 @@
 
 -- Issues with their project, newest activity first.
 CREATE VIEW crashcache.issues AS
-SELECT i.id, i.project_id, p.name AS project, i.title, i.culprit, i.level, i.status,
+SELECT i.id, i.project_id, p.name AS project, i.title, i.culprit, i.level,
+       crashcache._current_status(i) AS status,
        i.event_count, i.user_count, i.first_seen, i.last_seen, i.fingerprint, i.grouping_method
 FROM crashcache.issue i
 JOIN crashcache.project p ON p.id = i.project_id

@@ -32,6 +32,9 @@ pub static MAX_QUEUED: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 /// Base URL SDKs reach the ingest proxy at, used to print DSNs.
 pub static PUBLIC_URL: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"http://127.0.0.1:3000"));
+/// The slug of the one organization the Web API shows (`/api/0/organizations/{slug}/`).
+pub static ORGANIZATION_SLUG: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"crashcache"));
 
 /// The most workers `crashcache.workers` allows; shared memory has a wake-up slot for each.
 pub const MAX_WORKERS: i32 = 32;
@@ -160,6 +163,14 @@ pub fn init() {
         c"Base URL at which SDKs reach the ingest proxy.",
         c"Used to print DSNs, for example http://127.0.0.1:3000.",
         &PUBLIC_URL,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"crashcache.organization_slug",
+        c"Slug of the organization Sentry's Web API shows.",
+        c"One organization per installation; clients name it in their settings (SENTRY_ORG).",
+        &ORGANIZATION_SLUG,
         GucContext::Userset,
         GucFlags::default(),
     );

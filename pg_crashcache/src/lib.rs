@@ -12,6 +12,7 @@ mod dictionary;
 mod digest;
 mod guc;
 mod wake;
+mod web_api;
 
 ::pgrx::pg_module_magic!();
 
@@ -62,7 +63,17 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/views.sql",
     name = "views",
-    requires = ["maintenance", "backup"],
+    requires = ["maintenance", "backup"]
+);
+extension_sql_file!(
+    "../sql/web_api.sql",
+    name = "web_api",
+    requires = [
+        "views",
+        web_api::parse_issue_query,
+        web_api::parse_stats_period,
+        web_api::api_event_body
+    ],
     finalize
 );
 

@@ -80,8 +80,25 @@ fn classify(err: tokio_postgres::Error) -> DbError {
 /// taken from the pool is dropped and replaced, so the proxy recovers by itself once the
 /// database is back.
 pub fn pool(config: &Config) -> Result<Pool, String> {
+    build_pool(config.database.clone(), config.pool_size, config)
+}
+
+/// The Web API's pool, if it is on (`API_DATABASE_URL`).
+pub fn api_pool(config: &Config) -> Result<Option<Pool>, String> {
+    config
+        .api_database
+        .clone()
+        .map(|database| build_pool(database, config.api_pool_size, config))
+        .transpose()
+}
+
+fn build_pool(
+    database: tokio_postgres::Config,
+    size: usize,
+    config: &Config,
+) -> Result<Pool, String> {
     let manager = Manager::from_config(
-        config.database.clone(),
+        database,
         NoTls,
         ManagerConfig {
             // `Fast` checks that the connection task is still alive (it ends when the server
@@ -90,7 +107,7 @@ pub fn pool(config: &Config) -> Result<Pool, String> {
         },
     );
     Pool::builder(manager)
-        .max_size(config.pool_size)
+        .max_size(size)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(config.acquire_timeout))
         .create_timeout(Some(config.connect_timeout))

@@ -1,0 +1,952 @@
+-- Sentry's Web API (/api/0/), one function per endpoint: each takes the request's parameters
+-- and returns the JSON the client reads, so that psql can call them too. The proxy's router
+-- (ingest-proxy/src/web_api/) maps routes to them and turns errors into statuses:
+--   no_data_found (P0002) 404, insufficient_privilege (42501) 403, invalid_authorization_
+--   specification (28000) 401, anything in class 22 (bad input) 400.
+-- Shapes follow what the clients parse (../shared/docs/sentry-web-api.md): ids as strings,
+-- times in RFC 3339 UTC ending in Z, count as a string, permalink an absolute URL, regionUrl "".
+-- A list returns {"items": [...], "next": cursor or null}; the router turns "next" into a Link
+-- header. Cursors are keyset positions ("value:id:0"), so new rows never shift a page.
+-- The functions named api_* are the API: they run with their owner's rights, and only
+-- crashcache_api (sql/roles.sql) may call them.
+
+-- ===================================================================== model upkeep
+-- A project's slug from its name: lowercase, other characters than [a-z0-9] as '-'.
+CREATE FUNCTION crashcache._slug(name text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(nullif(trim(BOTH '-' FROM left(trim(BOTH '-' FROM
+               regexp_replace(lower(name), '[^a-z0-9]+', '-', 'g')), 50)), ''), 'project')
+$$;
+
+CREATE FUNCTION crashcache._project_defaults()
+RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    base text;
+    n int := 1;
+BEGIN
+    IF NEW.slug IS NULL THEN
+        base := crashcache._slug(NEW.name);
+        NEW.slug := base;
+        WHILE EXISTS (SELECT FROM crashcache.project p WHERE p.slug = NEW.slug) LOOP
+            n := n + 1;
+            NEW.slug := left(base, 49 - length(n::text)) || '-' || n;
+        END LOOP;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER project_defaults BEFORE INSERT ON crashcache.project
+FOR EACH ROW EXECUTE FUNCTION crashcache._project_defaults();
+
+-- A new issue takes its project's next number. The project's row stays locked until the
+-- digest batch commits; batches create issues in project order, so none waits in a circle.
+CREATE FUNCTION crashcache._issue_short_id()
+RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.short_id IS NULL THEN
+        UPDATE crashcache.project p SET last_short_id = p.last_short_id + 1
+        WHERE p.id = NEW.project_id RETURNING p.last_short_id INTO NEW.short_id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER issue_short_id BEFORE INSERT ON crashcache.issue
+FOR EACH ROW EXECUTE FUNCTION crashcache._issue_short_id();
+
+-- ===================================================================== tokens
+-- The scopes a token may have, as Sentry names them, and what each one also grants.
+CREATE FUNCTION crashcache._api_scopes()
+RETURNS TABLE (scope text, grants text[]) LANGUAGE sql IMMUTABLE AS $$
+    VALUES ('org:read', '{org:read}'::text[]),
+           ('org:write', '{org:read,org:write}'),
+           ('org:admin', '{org:read,org:write,org:admin}'),
+           ('project:read', '{project:read}'),
+           ('project:write', '{project:read,project:write}'),
+           ('project:admin', '{project:read,project:write,project:admin}'),
+           ('event:read', '{event:read}'),
+           ('event:write', '{event:read,event:write,comment:write}'),
+           ('event:admin', '{event:read,event:write,event:admin,comment:write}'),
+           ('issue:read', '{event:read}'),
+           ('issue:write', '{event:read,event:write,comment:write}'),
+           ('comment:write', '{comment:write}')
+$$;
+
+-- Makes a token with the given scopes and returns it; only its hash is kept, so this is the
+-- one time it can be read. It has Sentry's organization-token form, sntrys_<claims>_<secret>,
+-- whose claims (base64 JSON) give clients the URL and organization.
+CREATE FUNCTION crashcache.create_api_token(name text, scopes text[])
+RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    unknown text;
+    token text;
+BEGIN
+    SELECT s INTO unknown FROM unnest(scopes) s
+    WHERE s NOT IN (SELECT a.scope FROM crashcache._api_scopes() a) LIMIT 1;
+    IF unknown IS NOT NULL OR cardinality(scopes) IS NULL OR cardinality(scopes) = 0 THEN
+        RAISE EXCEPTION 'unknown scope %', coalesce(quote_literal(unknown), '(none given)')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Scopes: ' || (SELECT string_agg(a.scope, ', ') FROM crashcache._api_scopes() a);
+    END IF;
+    token := 'sntrys_'
+        || translate(encode(convert_to(jsonb_build_object(
+               'iat', extract(epoch FROM now())::bigint,
+               'url', rtrim(current_setting('crashcache.public_url'), '/'),
+               'region_url', rtrim(current_setting('crashcache.public_url'), '/'),
+               'org', current_setting('crashcache.organization_slug'))::text, 'UTF8'), 'base64'), E'\n', '')
+        || '_' || replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+    INSERT INTO crashcache.api_token (name, token_hash, scopes)
+    VALUES (create_api_token.name, sha256(convert_to(token, 'UTF8')), create_api_token.scopes);
+    RETURN token;
+END
+$$;
+
+-- Revokes a token: requests with it get 401 from then on. Returns whether it existed.
+CREATE FUNCTION crashcache.revoke_api_token(name text)
+RETURNS boolean LANGUAGE sql VOLATILE AS $$
+    WITH revoked AS (
+        UPDATE crashcache.api_token t SET revoked_at = coalesce(t.revoked_at, now())
+        WHERE t.name = revoke_api_token.name RETURNING 1)
+    SELECT EXISTS (SELECT FROM revoked)
+$$;
+
+CREATE FUNCTION crashcache.list_api_tokens()
+RETURNS TABLE (name text, scopes text[], created_at timestamptz, revoked_at timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT t.name, t.scopes, t.created_at, t.revoked_at FROM crashcache.api_token t ORDER BY t.id
+$$;
+
+-- The token of a request, if it is valid and grants `needed` (NULL: any valid token). The
+-- token is compared by its SHA-256, looked up in a unique index: the secret itself is never
+-- compared, so its time says nothing about it.
+CREATE FUNCTION crashcache.api_authenticate(token text, needed text DEFAULT NULL)
+RETURNS TABLE (token_id int, name text, scopes text[])
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found crashcache.api_token;
+BEGIN
+    SELECT * INTO found FROM crashcache.api_token t
+    WHERE t.token_hash = sha256(convert_to(coalesce(token, ''), 'UTF8')) AND t.revoked_at IS NULL;
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'Invalid token' USING ERRCODE = 'invalid_authorization_specification';
+    END IF;
+    IF needed IS NOT NULL AND NOT EXISTS (
+        SELECT FROM crashcache._api_scopes() a
+        WHERE a.scope = ANY(found.scopes) AND needed = ANY(a.grants)) THEN
+        RAISE EXCEPTION 'You do not have permission to perform this action: the token lacks scope %', needed
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN QUERY SELECT found.id, found.name, found.scopes;
+END
+$$;
+
+-- ===================================================================== shapes
+CREATE FUNCTION crashcache._api_time(t timestamptz)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
+CREATE FUNCTION crashcache._api_base_url()
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT rtrim(current_setting('crashcache.public_url'), '/')
+$$;
+
+-- 404 unless `org` is this installation's organization (NULL: a route without one).
+CREATE FUNCTION crashcache._api_check_org(org text)
+RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF org IS DISTINCT FROM current_setting('crashcache.organization_slug') AND org IS NOT NULL THEN
+        RAISE EXCEPTION 'The requested resource does not exist: no organization %', quote_literal(org)
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION crashcache._api_organization_json()
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', '1', 'slug', current_setting('crashcache.organization_slug'),
+        'name', current_setting('crashcache.organization_slug'),
+        'dateCreated', crashcache._api_time(coalesce((SELECT min(p.created_at) FROM crashcache.project p), now())),
+        'status', jsonb_build_object('id', 'active', 'name', 'active'),
+        'links', jsonb_build_object('organizationUrl', crashcache._api_base_url(), 'regionUrl', ''),
+        'features', '[]'::jsonb, 'isEarlyAdopter', false, 'require2FA', false,
+        'requireEmailVerification', false,
+        'avatar', jsonb_build_object('avatarType', 'letter_avatar', 'avatarUuid', NULL))
+$$;
+
+CREATE FUNCTION crashcache._api_project_json(p crashcache.project)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', p.id::text, 'slug', p.slug, 'name', p.name, 'platform', NULL,
+        'dateCreated', crashcache._api_time(p.created_at), 'status', 'active',
+        'isMember', true, 'hasAccess', true, 'isBookmarked', false, 'features', '[]'::jsonb,
+        'firstEvent', (SELECT crashcache._api_time(min(i.first_seen)) FROM crashcache.issue i WHERE i.project_id = p.id),
+        'environments', coalesce((SELECT jsonb_agg(DISTINCT env.name) FROM crashcache.dim_environment env
+                                  WHERE env.id IN (SELECT e.environment_id FROM crashcache.event e
+                                                   WHERE e.project_id = p.id ORDER BY e.timestamp DESC LIMIT 1000)), '[]'),
+        'organization', jsonb_build_object('id', '1', 'slug', current_setting('crashcache.organization_slug'),
+                                           'name', current_setting('crashcache.organization_slug')))
+$$;
+
+-- An issue as lists and the issue detail show it.
+CREATE FUNCTION crashcache._api_issue_json(i crashcache.issue, p crashcache.project)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', i.id::text, 'shortId', upper(p.slug) || '-' || i.short_id,
+        'title', i.title, 'culprit', i.culprit,
+        'permalink', crashcache._api_base_url() || '/organizations/'
+                     || current_setting('crashcache.organization_slug') || '/issues/' || i.id || '/',
+        'logger', NULL, 'level', i.level, 'status', s.status,
+        'statusDetails', CASE WHEN s.status = i.status AND s.status <> 'unresolved'
+                              THEN i.status_details - '_eventsAtIgnore' - '_usersAtIgnore' ELSE '{}'::jsonb END,
+        'substatus', CASE s.status WHEN 'unresolved' THEN 'ongoing'
+                                   WHEN 'ignored' THEN CASE WHEN i.status_details - '_eventsAtIgnore' - '_usersAtIgnore' = '{}'
+                                                            THEN 'archived_forever' ELSE 'archived_until_condition_met' END
+                     END,
+        'isUnhandled', false, 'platform', NULL,
+        'project', jsonb_build_object('id', p.id::text, 'name', p.name, 'slug', p.slug, 'platform', NULL),
+        'type', 'error', 'issueType', 'error', 'issueCategory', 'error',
+        'metadata', jsonb_build_object('title', i.title),
+        'numComments', (SELECT count(*) FROM crashcache.issue_activity a WHERE a.issue_id = i.id AND a.type = 'note'),
+        'assignedTo', NULL, 'isBookmarked', false, 'isPublic', false, 'isSubscribed', false,
+        'hasSeen', false, 'annotations', '[]'::jsonb, 'shareId', NULL,
+        'count', i.event_count::text, 'userCount', i.user_count,
+        'firstSeen', crashcache._api_time(coalesce(i.first_seen, i.last_seen, now())),
+        'lastSeen', crashcache._api_time(coalesce(i.last_seen, i.first_seen, now())))
+    FROM (SELECT crashcache._current_status(i) AS status) s
+$$;
+
+-- The tags of an event as the API lists them: the dimensions, then the event's own tags.
+CREATE FUNCTION crashcache._api_event_tags(e crashcache.events)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object('key', t.key, 'value', t.value) ORDER BY t.ord), '[]')
+    FROM (
+        SELECT 0 AS ord, d.key, d.value FROM (VALUES
+            ('level', e.level::text), ('environment', e.environment), ('release', e.release),
+            ('os', e.os), ('runtime', e.runtime), ('browser', e.browser), ('device', e.device),
+            ('server_name', e.server_name), ('transaction', e.transaction), ('logger', e.logger),
+            ('user', e.user_key)) d(key, value)
+        WHERE d.value IS NOT NULL
+        UNION ALL
+        SELECT 1, o.key, o.value FROM jsonb_each_text(CASE WHEN jsonb_typeof(e.tags) = 'object' THEN e.tags END) o
+        WHERE o.key NOT IN ('level', 'environment', 'release', 'os', 'runtime', 'browser', 'device',
+                            'server_name', 'transaction', 'logger', 'user')
+    ) t
+$$;
+
+-- An event as lists show it (no archive read).
+CREATE FUNCTION crashcache._api_event_item(e crashcache.events)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', replace(e.event_id::text, '-', ''), 'eventID', replace(e.event_id::text, '-', ''),
+        'groupID', e.issue_id::text, 'projectID', e.project_id::text,
+        'title', e.title, 'message', coalesce(e.message, ''), 'culprit', e.culprit, 'location', NULL,
+        'dateCreated', crashcache._api_time(e.timestamp), 'dateReceived', crashcache._api_time(e.received_at),
+        'platform', e.platform, 'type', 'error', 'event.type', 'error',
+        'tags', crashcache._api_event_tags(e),
+        'user', CASE WHEN e.user_data IS NOT NULL OR e.user_key IS NOT NULL THEN jsonb_build_object(
+                    'id', e.user_data->>'id', 'email', e.user_data->>'email',
+                    'username', e.user_data->>'username', 'ip_address', e.user_data->>'ip_address',
+                    'name', e.user_data->>'name') END,
+        'metadata', jsonb_build_object('title', e.title), 'crashFile', NULL)
+$$;
+
+-- An event in full: the list's fields, what the SDK sent shaped as clients read it
+-- (entries, contexts, user, sdk: _api_event_body() in Rust), and its neighbours in its issue.
+CREATE FUNCTION crashcache._api_event_json(e crashcache.events)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT body || (item - 'user' - 'message')
+           || jsonb_build_object(
+                'message', coalesce(body->>'message', item->>'message'),
+                'user', coalesce(body->'user', item->'user'),
+                'previousEventID', (SELECT replace(p.event_id::text, '-', '') FROM crashcache.event p
+                                    WHERE p.issue_id = e.issue_id AND (p.timestamp, p.id) < (e.timestamp, e.id)
+                                    ORDER BY p.timestamp DESC, p.id DESC LIMIT 1),
+                'nextEventID', (SELECT replace(n.event_id::text, '-', '') FROM crashcache.event n
+                                WHERE n.issue_id = e.issue_id AND (n.timestamp, n.id) > (e.timestamp, e.id)
+                                ORDER BY n.timestamp, n.id LIMIT 1),
+                'userReport', NULL)
+    FROM (SELECT crashcache._api_event_item(e) AS item,
+                 crashcache._api_event_body(coalesce(crashcache.event_json(e.project_id, e.event_id), '{}')) AS body) x
+$$;
+
+CREATE FUNCTION crashcache._api_activity_json(a crashcache.issue_activity)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', a.id::text, 'type', a.type, 'data', a.data, 'dateCreated', crashcache._api_time(a.created_at),
+        'user', jsonb_build_object('id', a.actor, 'name', a.actor, 'username', a.actor, 'email', ''))
+$$;
+
+-- ===================================================================== lookups
+CREATE FUNCTION crashcache._api_project(org text, project text)
+RETURNS crashcache.project LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    found crashcache.project;
+BEGIN
+    PERFORM crashcache._api_check_org(org);
+    SELECT * INTO found FROM crashcache.project p
+    WHERE p.slug = lower(project) OR p.id = CASE WHEN project ~ '^[0-9]{1,9}$' THEN project::int END;
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'The requested resource does not exist: no project %', quote_literal(project)
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN found;
+END
+$$;
+
+-- An issue by its id (digits) or its short id (SLUG-12), with events.
+CREATE FUNCTION crashcache._api_issue(org text, issue text)
+RETURNS crashcache.issue LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    found crashcache.issue;
+BEGIN
+    PERFORM crashcache._api_check_org(org);
+    IF issue ~ '^[0-9]{1,18}$' THEN
+        SELECT * INTO found FROM crashcache.issue i WHERE i.id = issue::bigint AND i.event_count > 0;
+    ELSIF issue ~ '^.+-[0-9]{1,18}$' THEN
+        SELECT i.* INTO found FROM crashcache.issue i JOIN crashcache.project p ON p.id = i.project_id
+        WHERE p.slug = lower(substring(issue FROM '^(.+)-[0-9]+$'))
+          AND i.short_id = substring(issue FROM '-([0-9]+)$')::bigint AND i.event_count > 0;
+    END IF;
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'The requested resource does not exist: no issue %', quote_literal(issue)
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN found;
+END
+$$;
+
+-- A page's size: `limit` or `per_page`, 1 to 100, 100 when not given.
+CREATE FUNCTION crashcache._api_page_size(page_size int)
+RETURNS int LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN page_size IS NULL THEN 100 ELSE least(greatest(page_size, 1), 100) END
+$$;
+
+-- A cursor's position: "value:id:0", both integers.
+CREATE FUNCTION crashcache._api_cursor(cursor text)
+RETURNS bigint[] LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF cursor IS NULL OR cursor = '' THEN
+        RETURN NULL;
+    END IF;
+    IF cursor !~ '^-?[0-9]{1,19}:-?[0-9]{1,19}:[01]$' THEN
+        RAISE EXCEPTION 'Invalid cursor parameter.' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN ARRAY[split_part(cursor, ':', 1)::bigint, split_part(cursor, ':', 2)::bigint];
+END
+$$;
+
+CREATE FUNCTION crashcache._api_micros(t timestamptz)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (extract(epoch FROM t) * 1000000)::bigint
+$$;
+
+CREATE FUNCTION crashcache._api_from_micros(us bigint)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT to_timestamp(us / 1000000.0)
+$$;
+
+-- Whether an event matches a parsed search (_parse_issue_query(), in Rust; its JSON shape is
+-- documented in crashcache-core/src/web_api/search.rs): levels, environments, releases, tags,
+-- free text on title, message and culprit, an event id. Each list means any of; "negated"
+-- lists mean none of.
+CREATE FUNCTION crashcache._api_event_matches(e crashcache.events, q jsonb)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT crashcache._api_any_of(q->'levels', e.level::text)
+       AND NOT crashcache._api_in(q->'negated'->'levels', e.level::text)
+       AND crashcache._api_any_of(q->'environments', e.environment)
+       AND NOT crashcache._api_in(q->'negated'->'environments', e.environment)
+       AND crashcache._api_any_of(q->'releases', e.release)
+       AND NOT crashcache._api_in(q->'negated'->'releases', e.release)
+       AND (q->>'event_id' IS NULL OR replace(e.event_id::text, '-', '') = q->>'event_id')
+       AND NOT EXISTS (
+           SELECT FROM jsonb_array_elements(coalesce(q->'tags', '[]')) t
+           WHERE EXISTS (SELECT FROM jsonb_array_elements(crashcache._api_event_tags(e)) et
+                         WHERE et->>'key' = t->>'key' AND crashcache._api_in(t->'values', et->>'value'))
+                 = coalesce((t->>'negated')::boolean, false))
+       AND crashcache._api_text_matches(concat_ws(' ', e.title, e.message, e.culprit), q)
+$$;
+
+-- An empty or missing list constrains nothing; else the value must be in it.
+CREATE FUNCTION crashcache._api_any_of(list jsonb, value text)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT list IS NULL OR jsonb_typeof(list) <> 'array' OR jsonb_array_length(list) = 0
+           OR coalesce(list ? value, false)
+$$;
+
+CREATE FUNCTION crashcache._api_in(list jsonb, value text)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_typeof(list) = 'array' AND list ? value, false)
+$$;
+
+-- Every text term is in the text, and no negated one.
+CREATE FUNCTION crashcache._api_text_matches(haystack text, q jsonb)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT NOT EXISTS (SELECT FROM jsonb_array_elements_text(coalesce(q->'text', '[]')) w
+                       WHERE coalesce(haystack, '') NOT ILIKE '%' || crashcache._api_like_escape(w) || '%')
+       AND NOT EXISTS (SELECT FROM jsonb_array_elements_text(coalesce(q->'negated'->'text', '[]')) w
+                       WHERE coalesce(haystack, '') ILIKE '%' || crashcache._api_like_escape(w) || '%')
+$$;
+
+-- A search term as a LIKE pattern that matches it literally.
+CREATE FUNCTION crashcache._api_like_escape(term text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT replace(replace(replace(term, '\', '\\'), '%', '\%'), '_', '\_')
+$$;
+
+-- Whether an issue matches a parsed search: its status, level, counts and ages, free text on
+-- its title and culprit, and what only its events know (environment, release, tags, an event
+-- id) on any of its events.
+CREATE FUNCTION crashcache._api_issue_matches(i crashcache.issue, q jsonb)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT NOT coalesce((q->>'matches_none')::boolean, false)
+       AND crashcache._api_any_of(q->'statuses', crashcache._current_status(i)::text)
+       AND NOT crashcache._api_in(q->'negated'->'statuses', crashcache._current_status(i)::text)
+       AND crashcache._api_any_of(q->'levels', i.level::text)
+       AND NOT crashcache._api_in(q->'negated'->'levels', i.level::text)
+       AND (q->>'times_seen_min' IS NULL OR i.event_count >= (q->>'times_seen_min')::bigint)
+       AND (q->>'times_seen_max' IS NULL OR i.event_count <= (q->>'times_seen_max')::bigint)
+       AND (q->>'first_seen_max_age' IS NULL OR i.first_seen >= now() - make_interval(secs => (q->>'first_seen_max_age')::bigint))
+       AND (q->>'first_seen_min_age' IS NULL OR i.first_seen <= now() - make_interval(secs => (q->>'first_seen_min_age')::bigint))
+       AND (q->>'last_seen_max_age' IS NULL OR i.last_seen >= now() - make_interval(secs => (q->>'last_seen_max_age')::bigint))
+       AND (q->>'last_seen_min_age' IS NULL OR i.last_seen <= now() - make_interval(secs => (q->>'last_seen_min_age')::bigint))
+       AND crashcache._api_text_matches(concat_ws(' ', i.title, i.culprit), q)
+       AND (q->>'event_id' IS NULL
+            AND coalesce(jsonb_array_length(q->'environments'), 0) + coalesce(jsonb_array_length(q->'releases'), 0)
+                + coalesce(jsonb_array_length(q->'tags'), 0)
+                + coalesce(jsonb_array_length(q->'negated'->'environments'), 0)
+                + coalesce(jsonb_array_length(q->'negated'->'releases'), 0) = 0
+            OR EXISTS (SELECT FROM crashcache.events e
+                       WHERE e.issue_id = i.id
+                         AND crashcache._api_event_matches(e, jsonb_build_object(
+                                 'environments', q->'environments', 'releases', q->'releases', 'tags', q->'tags',
+                                 'event_id', q->'event_id',
+                                 'negated', jsonb_build_object('environments', q->'negated'->'environments',
+                                                               'releases', q->'negated'->'releases')))))
+$$;
+
+-- ===================================================================== endpoints
+-- GET /api/0/: what sentry-cli checks a token with.
+CREATE FUNCTION crashcache.api_root(token_id int)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('version', '0',
+        'auth', jsonb_build_object('scopes', to_jsonb(t.scopes)),
+        'user', jsonb_build_object('id', t.id::text, 'name', t.name, 'username', t.name, 'email', ''))
+    FROM crashcache.api_token t WHERE t.id = api_root.token_id
+$$;
+
+-- GET /api/0/auth/: who the token is.
+CREATE FUNCTION crashcache.api_auth(token_id int)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('id', t.id::text, 'name', t.name, 'username', t.name, 'email', '',
+                              'isActive', true, 'dateJoined', crashcache._api_time(t.created_at))
+    FROM crashcache.api_token t WHERE t.id = api_auth.token_id
+$$;
+
+-- GET /api/0/organizations/
+CREATE FUNCTION crashcache.api_organizations()
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('items', jsonb_build_array(crashcache._api_organization_json()), 'next', NULL)
+$$;
+
+-- GET /api/0/organizations/{org}/
+CREATE FUNCTION crashcache.api_organization(org text)
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM crashcache._api_check_org(org);
+    RETURN crashcache._api_organization_json();
+END
+$$;
+
+-- GET /api/0/organizations/{org}/projects/ (and /api/0/projects/): `query` matches name or slug.
+CREATE FUNCTION crashcache.api_projects(org text, query text DEFAULT NULL, page_size int DEFAULT NULL,
+                                        cursor text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    after bigint[] := crashcache._api_cursor(cursor);
+    size int := crashcache._api_page_size(page_size);
+    page jsonb;
+    last_id int;
+    more boolean;
+BEGIN
+    PERFORM crashcache._api_check_org(org);
+    SELECT coalesce(jsonb_agg(crashcache._api_project_json(p) ORDER BY p.id), '[]'), max(p.id), count(*) > size
+    INTO page, last_id, more
+    FROM (SELECT * FROM crashcache.project p
+          WHERE (after IS NULL OR p.id > after[2])
+            AND (query IS NULL OR query = '' OR p.name ILIKE '%' || query || '%' OR p.slug ILIKE '%' || query || '%')
+          ORDER BY p.id LIMIT size + 1) p;
+    IF more THEN
+        page := page - size;
+        last_id := (page->-1->>'id')::int;
+    END IF;
+    RETURN jsonb_build_object('items', page, 'next', CASE WHEN more THEN '0:' || last_id || ':0' END);
+END
+$$;
+
+-- GET /api/0/projects/{org}/{project}/
+CREATE FUNCTION crashcache.api_project(org text, project text)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT crashcache._api_project_json(crashcache._api_project(org, project))
+$$;
+
+-- GET /api/0/projects/{org}/{project}/issues/ and /api/0/organizations/{org}/issues/.
+-- `query` NULL means is:unresolved (Sentry's default); '' means every issue. `projects` are
+-- ids or slugs (-1: all). `stats_period` (org route) keeps issues seen within it. Sorts:
+-- date (last seen, the default), new (first seen), freq (events), user (users).
+CREATE FUNCTION crashcache.api_issues(org text, project text DEFAULT NULL, projects text[] DEFAULT NULL,
+                                      query text DEFAULT NULL, sort text DEFAULT NULL,
+                                      stats_period text DEFAULT NULL, page_size int DEFAULT NULL,
+                                      cursor text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    q jsonb := crashcache._parse_issue_query(coalesce(query, 'is:unresolved'));
+    period_seconds bigint := crashcache._parse_stats_period(coalesce(stats_period, ''));
+    after bigint[] := crashcache._api_cursor(cursor);
+    size int := crashcache._api_page_size(page_size);
+    only_projects int[];
+    sort_key text;
+    rows jsonb;
+BEGIN
+    PERFORM crashcache._api_check_org(org);
+    IF project IS NOT NULL THEN
+        only_projects := ARRAY[(crashcache._api_project(org, project)).id];
+    ELSIF projects IS NOT NULL AND NOT '-1' = ANY(projects) THEN
+        only_projects := ARRAY(SELECT (crashcache._api_project(org, x)).id FROM unnest(projects) x);
+    END IF;
+    sort_key := CASE coalesce(nullif(sort, ''), 'date')
+        WHEN 'date' THEN 'crashcache._api_micros(i.last_seen)'
+        WHEN 'new' THEN 'crashcache._api_micros(i.first_seen)'
+        WHEN 'freq' THEN 'i.event_count'
+        WHEN 'user' THEN 'i.user_count'
+        WHEN 'priority' THEN 'crashcache._api_micros(i.last_seen)'
+        WHEN 'recommended' THEN 'crashcache._api_micros(i.last_seen)'
+        WHEN 'trends' THEN 'crashcache._api_micros(i.last_seen)'
+        WHEN 'inbox' THEN 'crashcache._api_micros(i.last_seen)'
+    END;
+    IF sort_key IS NULL THEN
+        RAISE EXCEPTION 'Invalid sort: %', quote_literal(sort) USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'date, new, freq or user';
+    END IF;
+    EXECUTE format($q$
+        SELECT jsonb_agg(jsonb_build_object('issue', crashcache._api_issue_json(s.found, p), 'key', s.key,
+                                            'id', (s.found).id) ORDER BY s.key DESC, (s.found).id DESC)
+        FROM (SELECT i AS found, %1$s AS key FROM crashcache.issue i
+              WHERE i.event_count > 0 AND i.last_seen IS NOT NULL
+                AND ($1 IS NULL OR i.project_id = ANY($1))
+                AND ($2 IS NULL OR i.last_seen >= now() - make_interval(secs => $2))
+                AND ($3 IS NULL OR (%1$s, i.id) < ($3[1], $3[2]))
+                AND crashcache._api_issue_matches(i, $4)
+              ORDER BY %1$s DESC, i.id DESC LIMIT $5 + 1) s
+        JOIN crashcache.project p ON p.id = (s.found).project_id $q$, sort_key)
+    INTO rows USING only_projects, period_seconds, after, q, size;
+    rows := coalesce(rows, '[]');
+    RETURN jsonb_build_object(
+        'items', coalesce((SELECT jsonb_agg(r->'issue' ORDER BY n) FROM jsonb_array_elements(rows) WITH ORDINALITY x(r, n)
+                           WHERE n <= size), '[]'),
+        'next', CASE WHEN jsonb_array_length(rows) > size
+                     THEN (rows->(size - 1)->>'key') || ':' || (rows->(size - 1)->>'id') || ':0' END);
+END
+$$;
+
+-- GET /api/0/issues/{issue}/ and /api/0/organizations/{org}/issues/{issue}/ (id or short id):
+-- the issue with its latest activity.
+CREATE FUNCTION crashcache.api_issue(org text, issue text)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT crashcache._api_issue_json(i, p)
+           || jsonb_build_object(
+                'activity', coalesce((SELECT jsonb_agg(crashcache._api_activity_json(a) ORDER BY a.id DESC)
+                                      FROM (SELECT * FROM crashcache.issue_activity a WHERE a.issue_id = i.id
+                                            ORDER BY a.id DESC LIMIT 100) a), '[]'),
+                'seenBy', '[]'::jsonb, 'participants', '[]'::jsonb, 'pluginActions', '[]'::jsonb,
+                'pluginIssues', '[]'::jsonb, 'firstRelease', NULL, 'lastRelease', NULL,
+                'userReportCount', (SELECT count(*) FROM crashcache.feedback f
+                                    WHERE f.project_id = i.project_id
+                                      AND f.event_id IN (SELECT e.event_id FROM crashcache.event e WHERE e.issue_id = i.id)))
+    FROM crashcache._api_issue(org, issue) i
+    JOIN crashcache.project p ON p.id = i.project_id
+$$;
+
+-- The status change a PUT body asks for, checked: (status, details) or NULL for none.
+CREATE FUNCTION crashcache._api_status_change(i crashcache.issue, body jsonb)
+RETURNS TABLE (status crashcache.issue_status, details jsonb, activity text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    asked text := body->>'status';
+    given jsonb := coalesce(body->'statusDetails', '{}');
+    ignore jsonb;
+BEGIN
+    IF jsonb_typeof(body) <> 'object' THEN
+        RAISE EXCEPTION 'The body must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF body ? 'assignedTo' AND body->'assignedTo' <> 'null' AND body->>'assignedTo' <> '' THEN
+        RAISE EXCEPTION 'Assigning issues is not supported' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF body ? 'merge' OR body ? 'discard' THEN
+        RAISE EXCEPTION 'Merging and discarding issues are not supported' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF asked IS NULL AND body->>'substatus' LIKE 'archived%' THEN
+        asked := 'ignored';
+    END IF;
+    IF jsonb_typeof(given) <> 'object' THEN
+        RAISE EXCEPTION 'statusDetails must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    CASE asked
+    WHEN 'resolved' THEN
+        IF coalesce((given->>'inNextRelease')::boolean, false) THEN
+            RETURN QUERY SELECT 'resolved'::crashcache.issue_status, jsonb_build_object('inNextRelease', true),
+                                'set_resolved_in_release';
+        ELSIF given ? 'inRelease' THEN
+            RETURN QUERY SELECT 'resolved'::crashcache.issue_status, jsonb_build_object('inRelease', given->>'inRelease'),
+                                'set_resolved_in_release';
+        ELSE
+            RETURN QUERY SELECT 'resolved'::crashcache.issue_status, '{}'::jsonb, 'set_resolved';
+        END IF;
+    WHEN 'resolvedInNextRelease' THEN
+        RETURN QUERY SELECT 'resolved'::crashcache.issue_status, jsonb_build_object('inNextRelease', true),
+                            'set_resolved_in_release';
+    WHEN 'unresolved' THEN
+        RETURN QUERY SELECT 'unresolved'::crashcache.issue_status, '{}'::jsonb, 'set_unresolved';
+    WHEN 'ignored', 'muted', 'archived' THEN
+        -- The conditions may come in statusDetails or at the top of the body (both are sent).
+        ignore := jsonb_strip_nulls(jsonb_build_object(
+            'ignoreDuration', coalesce(given->'ignoreDuration', body->'ignoreDuration', body->'snoozeDuration'),
+            'ignoreCount', coalesce(given->'ignoreCount', body->'ignoreCount'),
+            'ignoreWindow', coalesce(given->'ignoreWindow', body->'ignoreWindow'),
+            'ignoreUserCount', coalesce(given->'ignoreUserCount', body->'ignoreUserCount'),
+            'ignoreUserWindow', coalesce(given->'ignoreUserWindow', body->'ignoreUserWindow')));
+        IF EXISTS (SELECT FROM jsonb_each(ignore) c WHERE jsonb_typeof(c.value) <> 'number' OR (c.value #>> '{}')::numeric <= 0) THEN
+            RAISE EXCEPTION 'ignoreDuration, ignoreCount, ignoreWindow, ignoreUserCount and ignoreUserWindow must be positive numbers'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF ignore ? 'ignoreDuration' THEN
+            ignore := ignore || jsonb_build_object('ignoreUntil',
+                crashcache._api_time(now() + make_interval(mins => (ignore->>'ignoreDuration')::int)));
+        END IF;
+        IF ignore ? 'ignoreCount' THEN
+            ignore := ignore || jsonb_build_object('_eventsAtIgnore', i.event_count);
+        END IF;
+        IF ignore ? 'ignoreUserCount' THEN
+            ignore := ignore || jsonb_build_object('_usersAtIgnore', i.user_count);
+        END IF;
+        RETURN QUERY SELECT 'ignored'::crashcache.issue_status, ignore, 'set_ignored';
+    ELSE
+        IF asked IS NOT NULL THEN
+            RAISE EXCEPTION 'Unknown status %', quote_literal(asked) USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'resolved, resolvedInNextRelease, unresolved, ignored or muted';
+        END IF;
+    END CASE;
+END
+$$;
+
+-- Applies a status change to one issue, with its activity row. Returns whether it changed.
+CREATE FUNCTION crashcache._api_set_status(i crashcache.issue, body jsonb, actor text)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    change record;
+BEGIN
+    SELECT * INTO change FROM crashcache._api_status_change(i, body);
+    IF change.status IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE crashcache.issue u
+    SET status = change.status, status_details = change.details,
+        status_changed_at = CASE WHEN u.status = change.status AND u.status_details = change.details
+                                 THEN u.status_changed_at ELSE now() END
+    WHERE u.id = i.id;
+    INSERT INTO crashcache.issue_activity (project_id, issue_id, type, data, actor)
+    VALUES (i.project_id, i.id, change.activity, change.details - '_eventsAtIgnore' - '_usersAtIgnore', actor);
+    RETURN true;
+END
+$$;
+
+-- PUT /api/0/issues/{issue}/ and /api/0/organizations/{org}/issues/{issue}/: returns the issue.
+CREATE FUNCTION crashcache.api_update_issue(org text, issue text, body jsonb, actor text)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found crashcache.issue := crashcache._api_issue(org, issue);
+BEGIN
+    PERFORM FROM crashcache.issue i WHERE i.id = found.id FOR NO KEY UPDATE;
+    PERFORM crashcache._api_set_status(found, coalesce(body, '{}'), actor);
+    RETURN crashcache.api_issue(org, found.id::text);
+END
+$$;
+
+-- PUT /api/0/projects/{org}/{project}/issues/ (sentry-cli's resolve, unresolve and mute): the
+-- issues given by `ids`, else those `query` finds (is:unresolved unless given, as Sentry does;
+-- `status` narrows it to one status), at most 1,000. Returns the fields changed.
+CREATE FUNCTION crashcache.api_bulk_update_issues(org text, project text, ids text[] DEFAULT NULL,
+                                                  status text DEFAULT NULL, query text DEFAULT NULL,
+                                                  body jsonb DEFAULT '{}', actor text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p crashcache.project := crashcache._api_project(org, project);
+    q jsonb := crashcache._parse_issue_query(concat_ws(' ', coalesce(query, CASE WHEN status IS NULL THEN 'is:unresolved' END),
+                                                       'is:' || status));
+    target crashcache.issue;
+    changed jsonb;
+BEGIN
+    IF ids IS NOT NULL AND EXISTS (SELECT FROM unnest(ids) x WHERE x !~ '^[0-9]{1,18}$') THEN
+        RAISE EXCEPTION 'Issue ids must be numbers' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR target IN
+        SELECT i.* FROM crashcache.issue i
+        WHERE i.project_id = p.id AND i.event_count > 0
+          AND CASE WHEN ids IS NOT NULL THEN i.id = ANY(ids::bigint[]) ELSE crashcache._api_issue_matches(i, q) END
+        ORDER BY i.id LIMIT 1000
+        FOR NO KEY UPDATE
+    LOOP
+        PERFORM crashcache._api_set_status(target, coalesce(body, '{}'), actor);
+    END LOOP;
+    SELECT jsonb_build_object('status', s.status, 'statusDetails', s.details - '_eventsAtIgnore' - '_usersAtIgnore')
+    INTO changed
+    FROM crashcache._api_status_change((SELECT i FROM crashcache.issue i WHERE i.project_id = p.id LIMIT 1), coalesce(body, '{}')) s;
+    RETURN coalesce(changed, '{}');
+END
+$$;
+
+-- A page of events, newest first: the events `filter` finds, after the cursor.
+CREATE FUNCTION crashcache._api_event_page(only_issue bigint, only_project int, q jsonb, period_seconds bigint,
+                                           cursor text, page_size int, full_events boolean)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    after bigint[] := crashcache._api_cursor(cursor);
+    size int := crashcache._api_page_size(page_size);
+    rows jsonb;
+BEGIN
+    SELECT jsonb_agg(jsonb_build_object(
+               'event', CASE WHEN full_events THEN crashcache._api_event_json(s.found) ELSE crashcache._api_event_item(s.found) END,
+               'key', crashcache._api_micros((s.found).timestamp), 'id', (s.found).id)
+               ORDER BY (s.found).timestamp DESC, (s.found).id DESC)
+    INTO rows
+    FROM (SELECT e AS found FROM crashcache.events e
+          WHERE (only_issue IS NULL OR e.issue_id = only_issue)
+            AND (only_project IS NULL OR e.project_id = only_project)
+            AND (period_seconds IS NULL OR e.timestamp >= now() - make_interval(secs => period_seconds))
+            AND (after IS NULL OR (e.timestamp, e.id) < (crashcache._api_from_micros(after[1]), after[2]))
+            AND crashcache._api_event_matches(e, q)
+          ORDER BY e.timestamp DESC, e.id DESC LIMIT size + 1) s;
+    rows := coalesce(rows, '[]');
+    RETURN jsonb_build_object(
+        'items', coalesce((SELECT jsonb_agg(r->'event' ORDER BY n) FROM jsonb_array_elements(rows) WITH ORDINALITY x(r, n)
+                           WHERE n <= size), '[]'),
+        'next', CASE WHEN jsonb_array_length(rows) > size
+                     THEN (rows->(size - 1)->>'key') || ':' || (rows->(size - 1)->>'id') || ':0' END);
+END
+$$;
+
+-- GET /api/0/(organizations/{org}/)issues/{issue}/events/
+CREATE FUNCTION crashcache.api_issue_events(org text, issue text, query text DEFAULT NULL,
+                                            stats_period text DEFAULT NULL, page_size int DEFAULT NULL,
+                                            cursor text DEFAULT NULL, full_events boolean DEFAULT false)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT crashcache._api_event_page((crashcache._api_issue(org, issue)).id, NULL,
+                                      crashcache._parse_issue_query(coalesce(query, '')),
+                                      crashcache._parse_stats_period(coalesce(stats_period, '')),
+                                      cursor, page_size, coalesce(full_events, false))
+$$;
+
+-- GET /api/0/projects/{org}/{project}/events/
+CREATE FUNCTION crashcache.api_project_events(org text, project text, query text DEFAULT NULL,
+                                              stats_period text DEFAULT NULL, page_size int DEFAULT NULL,
+                                              cursor text DEFAULT NULL, full_events boolean DEFAULT false)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT crashcache._api_event_page(NULL, (crashcache._api_project(org, project)).id,
+                                      crashcache._parse_issue_query(coalesce(query, '')),
+                                      crashcache._parse_stats_period(coalesce(stats_period, '')),
+                                      cursor, page_size, coalesce(full_events, false))
+$$;
+
+-- An event id in the forms clients send: 32 hex digits, with or without dashes.
+CREATE FUNCTION crashcache._api_event_id(event text)
+RETURNS uuid LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF event !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+        RAISE EXCEPTION 'Invalid event id %: 32 hexadecimal digits expected', quote_literal(event)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN event::uuid;
+END
+$$;
+
+-- GET /api/0/(organizations/{org}/)issues/{issue}/events/{latest|oldest|recommended|event id}/
+CREATE FUNCTION crashcache.api_issue_event(org text, issue text, event text)
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i crashcache.issue := crashcache._api_issue(org, issue);
+    found crashcache.events;
+BEGIN
+    IF event IN ('latest', 'recommended') THEN
+        SELECT * INTO found FROM crashcache.events e WHERE e.issue_id = i.id ORDER BY e.timestamp DESC, e.id DESC LIMIT 1;
+    ELSIF event = 'oldest' THEN
+        SELECT * INTO found FROM crashcache.events e WHERE e.issue_id = i.id ORDER BY e.timestamp, e.id LIMIT 1;
+    ELSE
+        SELECT * INTO found FROM crashcache.events e
+        WHERE e.project_id = i.project_id AND e.event_id = crashcache._api_event_id(event) AND e.issue_id = i.id;
+    END IF;
+    IF found.id IS NULL THEN
+        RAISE EXCEPTION 'The requested resource does not exist: no event % in issue %', quote_literal(event), i.id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN crashcache._api_event_json(found);
+END
+$$;
+
+-- GET /api/0/projects/{org}/{project}/events/{event id}/
+CREATE FUNCTION crashcache.api_project_event(org text, project text, event text)
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p crashcache.project := crashcache._api_project(org, project);
+    found crashcache.events;
+BEGIN
+    SELECT * INTO found FROM crashcache.events e
+    WHERE e.project_id = p.id AND e.event_id = crashcache._api_event_id(event);
+    IF found.id IS NULL THEN
+        RAISE EXCEPTION 'The requested resource does not exist: no event %', quote_literal(event)
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN crashcache._api_event_json(found);
+END
+$$;
+
+-- Every tag value of an issue's events with its count and first and last time: what the tag
+-- endpoints aggregate.
+CREATE FUNCTION crashcache._api_issue_tag_values(issue_id bigint, only_key text DEFAULT NULL)
+RETURNS TABLE (key text, value text, count bigint, first_seen timestamptz, last_seen timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT t->>'key', t->>'value', count(*), min(e.timestamp), max(e.timestamp)
+    FROM crashcache.events e
+    CROSS JOIN LATERAL jsonb_array_elements(crashcache._api_event_tags(e)) t
+    WHERE e.issue_id = _api_issue_tag_values.issue_id
+      AND (only_key IS NULL OR t->>'key' = only_key)
+    GROUP BY 1, 2
+$$;
+
+CREATE FUNCTION crashcache._api_tag_json(key text, tag_values jsonb, total bigint)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('key', key, 'name', key, 'totalValues', total,
+                              'uniqueValues', jsonb_array_length(tag_values),
+                              'topValues', coalesce((SELECT jsonb_agg(v) FROM (
+                                  SELECT v FROM jsonb_array_elements(tag_values) v LIMIT 9) top), '[]'))
+$$;
+
+CREATE FUNCTION crashcache._api_tag_value_json(key text, value text, count bigint, first_seen timestamptz,
+                                               last_seen timestamptz)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('key', key, 'name', value, 'value', value, 'count', count,
+                              'firstSeen', crashcache._api_time(first_seen),
+                              'lastSeen', crashcache._api_time(last_seen))
+$$;
+
+-- GET /api/0/(organizations/{org}/)issues/{issue}/tags/
+CREATE FUNCTION crashcache.api_issue_tags(org text, issue text)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(jsonb_agg(crashcache._api_tag_json(k.key, k.tag_values, k.total) ORDER BY k.total DESC, k.key), '[]')
+    FROM (SELECT v.key, sum(v.count)::bigint AS total,
+                 jsonb_agg(crashcache._api_tag_value_json(v.key, v.value, v.count, v.first_seen, v.last_seen)
+                           ORDER BY v.count DESC, v.value) AS tag_values
+          FROM crashcache._api_issue_tag_values((crashcache._api_issue(org, issue)).id) v
+          GROUP BY v.key) k
+$$;
+
+-- GET /api/0/(organizations/{org}/)issues/{issue}/tags/{key}/
+CREATE FUNCTION crashcache.api_issue_tag(org text, issue text, key text)
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found jsonb;
+BEGIN
+    SELECT crashcache._api_tag_json(api_issue_tag.key, jsonb_agg(crashcache._api_tag_value_json(v.key, v.value, v.count, v.first_seen, v.last_seen)
+                                                       ORDER BY v.count DESC, v.value), sum(v.count)::bigint)
+    INTO found
+    FROM crashcache._api_issue_tag_values((crashcache._api_issue(org, issue)).id, api_issue_tag.key) v
+    HAVING count(*) > 0;
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'The requested resource does not exist: no tag % on this issue', quote_literal(key)
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN found;
+END
+$$;
+
+-- GET /api/0/(organizations/{org}/)issues/{issue}/tags/{key}/values/
+CREATE FUNCTION crashcache.api_issue_tag_values(org text, issue text, key text, page_size int DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('items', coalesce(jsonb_agg(j.v ORDER BY j.n), '[]'), 'next', NULL)
+    FROM (SELECT crashcache._api_tag_value_json(v.key, v.value, v.count, v.first_seen, v.last_seen) AS v,
+                 row_number() OVER (ORDER BY v.count DESC, v.value) AS n
+          FROM crashcache._api_issue_tag_values((crashcache._api_issue(org, issue)).id, api_issue_tag_values.key) v
+          ORDER BY v.count DESC, v.value LIMIT crashcache._api_page_size(page_size)) j
+$$;
+
+-- GET /api/0/(organizations/{org}/)issues/{issue}/(notes|comments)/, newest first.
+CREATE FUNCTION crashcache.api_issue_notes(org text, issue text, page_size int DEFAULT NULL, cursor text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i crashcache.issue := crashcache._api_issue(org, issue);
+    after bigint[] := crashcache._api_cursor(cursor);
+    size int := crashcache._api_page_size(page_size);
+    rows jsonb;
+BEGIN
+    SELECT jsonb_agg(crashcache._api_activity_json(a) ORDER BY a.id DESC) INTO rows
+    FROM (SELECT * FROM crashcache.issue_activity a
+          WHERE a.issue_id = i.id AND a.type = 'note' AND (after IS NULL OR a.id < after[2])
+          ORDER BY a.id DESC LIMIT size + 1) a;
+    rows := coalesce(rows, '[]');
+    RETURN jsonb_build_object(
+        'items', CASE WHEN jsonb_array_length(rows) > size THEN rows - size ELSE rows END,
+        'next', CASE WHEN jsonb_array_length(rows) > size THEN '0:' || (rows->(size - 1)->>'id') || ':0' END);
+END
+$$;
+
+-- POST /api/0/(organizations/{org}/)issues/{issue}/(notes|comments)/ with {"text": ...}: the
+-- note, as Sentry answers it (201). The same text from the same token within an hour is
+-- refused, as Sentry does.
+CREATE FUNCTION crashcache.api_add_issue_note(org text, issue text, body jsonb, actor text)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    i crashcache.issue := crashcache._api_issue(org, issue);
+    note text := CASE WHEN jsonb_typeof(body) = 'object' THEN coalesce(body->>'text', body->'data'->>'text') END;
+    added crashcache.issue_activity;
+BEGIN
+    IF note IS NULL OR btrim(note) = '' THEN
+        RAISE EXCEPTION 'A note needs a text: {"text": "..."}' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF length(note) > 10000 THEN
+        RAISE EXCEPTION 'A note is at most 10000 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM crashcache.issue_activity a
+               WHERE a.issue_id = i.id AND a.type = 'note' AND a.actor = api_add_issue_note.actor
+                 AND a.data->>'text' = note AND a.created_at > now() - interval '1 hour') THEN
+        RAISE EXCEPTION 'You have already posted that comment.' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO crashcache.issue_activity (project_id, issue_id, type, data, actor)
+    VALUES (i.project_id, i.id, 'note', jsonb_build_object('text', note), actor)
+    RETURNING * INTO added;
+    RETURN crashcache._api_activity_json(added);
+END
+$$;
+
+-- GET /api/0/(organizations/{org}/)issues/{issue}/activities/: notes and status changes,
+-- newest first, and when the issue was first seen.
+CREATE FUNCTION crashcache.api_issue_activities(org text, issue text)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('activity',
+        coalesce((SELECT jsonb_agg(crashcache._api_activity_json(a) ORDER BY a.id DESC)
+                  FROM (SELECT * FROM crashcache.issue_activity a WHERE a.issue_id = i.id
+                        ORDER BY a.id DESC LIMIT 100) a), '[]')
+        || jsonb_build_array(jsonb_build_object('id', 'first-seen-' || i.id, 'type', 'first_seen', 'data', '{}'::jsonb,
+                                                'dateCreated', crashcache._api_time(i.first_seen), 'user', NULL)))
+    FROM crashcache._api_issue(org, issue) i
+$$;
+
+-- Only the API's role calls the API (sql/roles.sql grants it).
+DO $$
+DECLARE
+    endpoint regprocedure;
+BEGIN
+    FOR endpoint IN SELECT p.oid FROM pg_proc p
+                    WHERE p.pronamespace = 'crashcache'::regnamespace AND p.proname LIKE 'api\_%' LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', endpoint);
+    END LOOP;
+END
+$$;
