@@ -326,3 +326,21 @@ def test_the_api_role_can_call_the_api_and_nothing_else(cluster, sql):
                 api_role.rows(statement)
     finally:
         api_role.close()
+
+
+def test_the_command_line_makes_lists_and_revokes_tokens(cluster, proxy):
+    from e2e import run_cli
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    made = run_cli(cluster, "token", "create", "--name", name, "--scopes", "org:read,event:read",
+                   PUBLIC_URL=proxy.url)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("sntrys_") and "shown only now" in made.stderr
+    api = Api(proxy, token)
+    assert api.get("/")["auth"]["scopes"] == ["org:read", "event:read"]
+    listed = run_cli(cluster, "token", "list")
+    assert f"{name}\tactive\t" in listed.stdout and token not in listed.stdout
+    assert run_cli(cluster, "token", "revoke", name).returncode == 0
+    api.get("/", 401)
+    missing = run_cli(cluster, "token", "revoke", name + "-nope")
+    assert missing.returncode != 0 and "there is no token" in missing.stderr

@@ -30,6 +30,9 @@ pub enum Command {
     /// Move stored payloads between servers as JSON Lines.
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    /// Create, list and revoke tokens of the Web API (/api/0/).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Rebuild everything derived from the stored payloads (crashcache.ruminate).
     Ruminate {
         /// Only this project.
@@ -64,6 +67,31 @@ pub enum ProjectCommand {
     },
 }
 
+/// `token …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (it cannot be read again: only its hash is kept).
+    Create {
+        /// A name for it, unique (who did what, in an issue's activity).
+        #[arg(long)]
+        name: String,
+        /// Its scopes, comma-separated, as Sentry names them.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "org:read,project:read,event:read,event:write,comment:write"
+        )]
+        scopes: Vec<String>,
+    },
+    /// List the tokens (names and scopes, never the secrets).
+    List,
+    /// Revoke a token: requests with it are refused from then on.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
 /// `archive …`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum ArchiveCommand {
@@ -86,7 +114,7 @@ pub enum ArchiveCommand {
 
 #[cfg(test)]
 mod tests {
-    use super::{ArchiveCommand, Cli, Command, ProjectCommand};
+    use super::{ArchiveCommand, Cli, Command, ProjectCommand, TokenCommand};
     use clap::{CommandFactory, Parser};
 
     #[test]
@@ -118,6 +146,20 @@ mod tests {
             Some(Command::Project(ProjectCommand::Delete { id: 7 }))
         ));
         assert!(Cli::try_parse_from(["ingest-proxy", "project", "delete", "0"]).is_err());
+        let cli = Cli::try_parse_from([
+            "ingest-proxy",
+            "token",
+            "create",
+            "--name",
+            "mcp",
+            "--scopes",
+            "org:read,event:read",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Token(TokenCommand::Create { name, scopes })) if name == "mcp" && scopes == ["org:read", "event:read"]
+        ));
         let cli =
             Cli::try_parse_from(["ingest-proxy", "archive", "export", "-o", "out.jsonl"]).unwrap();
         assert!(matches!(

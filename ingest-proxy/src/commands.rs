@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use deadpool_postgres::Pool;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 
-use crate::cli::{ArchiveCommand, Command, ProjectCommand};
+use crate::cli::{ArchiveCommand, Command, ProjectCommand, TokenCommand};
 use crate::config::Config;
 use crate::db::{self, admin, DbError};
 use crate::server;
@@ -30,6 +30,9 @@ pub enum CommandError {
     /// `project delete` of a project that does not exist.
     #[error("there is no project {0}")]
     NoSuchProject(i32),
+    /// `token revoke` of a token that does not exist.
+    #[error("there is no token {0}")]
+    NoSuchToken(String),
     /// `archive import` stopped at a line the database refused.
     #[error("line {line}: {source} (before it: {added} added, {skipped} skipped)")]
     Import {
@@ -71,6 +74,33 @@ pub async fn run(command: Command, config: Config) -> Result<(), CommandError> {
             export(&pool, output.as_deref(), project).await
         }
         Command::Archive(ArchiveCommand::Import { input }) => import(&pool, input).await,
+        Command::Token(TokenCommand::Create { name, scopes }) => {
+            let token = admin::create_api_token(&pool, &config.public_url, &name, &scopes).await?;
+            eprintln!(
+                "created token {name} ({}); it is shown only now",
+                scopes.join(", ")
+            );
+            print(&format!("{token}\n")).await
+        }
+        Command::Token(TokenCommand::List) => {
+            let mut out = String::new();
+            for (name, scopes, created_at, revoked) in admin::list_api_tokens(&pool).await? {
+                let state = if revoked { "revoked" } else { "active" };
+                out.push_str(&format!(
+                    "{name}\t{state}\t{created_at}\t{}\n",
+                    scopes.join(",")
+                ));
+            }
+            print(&out).await
+        }
+        Command::Token(TokenCommand::Revoke { name }) => {
+            if admin::revoke_api_token(&pool, &name).await? {
+                eprintln!("revoked token {name}");
+                Ok(())
+            } else {
+                Err(CommandError::NoSuchToken(name))
+            }
+        }
         Command::Ruminate { project } => ruminate(&pool, project).await,
     };
     pool.close();

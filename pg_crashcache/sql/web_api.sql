@@ -18,19 +18,27 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                regexp_replace(lower(name), '[^a-z0-9]+', '-', 'g')), 50)), ''), 'project')
 $$;
 
-CREATE FUNCTION crashcache._project_defaults()
-RETURNS trigger LANGUAGE plpgsql AS $$
+-- The slug a new project named `name` gets: its name's, or with -2, -3… when that is taken.
+CREATE FUNCTION crashcache._free_slug(name text)
+RETURNS text LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    base text;
+    base text := crashcache._slug(name);
+    candidate text := base;
     n int := 1;
 BEGIN
+    WHILE EXISTS (SELECT FROM crashcache.project p WHERE p.slug = candidate) LOOP
+        n := n + 1;
+        candidate := left(base, 49 - length(n::text)) || '-' || n;
+    END LOOP;
+    RETURN candidate;
+END
+$$;
+
+CREATE FUNCTION crashcache._project_defaults()
+RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
     IF NEW.slug IS NULL THEN
-        base := crashcache._slug(NEW.name);
-        NEW.slug := base;
-        WHILE EXISTS (SELECT FROM crashcache.project p WHERE p.slug = NEW.slug) LOOP
-            n := n + 1;
-            NEW.slug := left(base, 49 - length(n::text)) || '-' || n;
-        END LOOP;
+        NEW.slug := crashcache._free_slug(NEW.name);
     END IF;
     RETURN NEW;
 END

@@ -1,4 +1,5 @@
-//! The SQL functions behind the command line: projects, rumination, archive export and import.
+//! The SQL functions behind the command line: projects, Web API tokens, rumination, archive
+//! export and import.
 
 use std::pin::Pin;
 
@@ -150,5 +151,49 @@ pub async fn import_archive(pool: &Pool, document: &str) -> Result<bool, DbError
         .prepare_cached("SELECT crashcache.import_archive($1::text::jsonb)")
         .await?;
     let row = client.query_one(&statement, &[&document]).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// `crashcache.create_api_token(name, scopes)`: the token, whose claims name `public_url`.
+pub async fn create_api_token(
+    pool: &Pool,
+    public_url: &str,
+    name: &str,
+    scopes: &[String],
+) -> Result<String, DbError> {
+    let client = with_public_url(pool, public_url).await?;
+    let row = client
+        .query_one(
+            "SELECT crashcache.create_api_token($1::text, $2::text[])",
+            &[&name, &scopes],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// `crashcache.list_api_tokens()`: name, scopes, created (RFC 3339), whether revoked.
+pub async fn list_api_tokens(
+    pool: &Pool,
+) -> Result<Vec<(String, Vec<String>, String, bool)>, DbError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT name, scopes, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                    revoked_at IS NOT NULL
+             FROM crashcache.list_api_tokens()",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect()
+}
+
+/// `crashcache.revoke_api_token(name)`: whether it existed.
+pub async fn revoke_api_token(pool: &Pool, name: &str) -> Result<bool, DbError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one("SELECT crashcache.revoke_api_token($1::text)", &[&name])
+        .await?;
     Ok(row.try_get(0)?)
 }
