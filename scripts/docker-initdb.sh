@@ -1,8 +1,9 @@
 #!/bin/sh
 # The setup of scripts/run for containers: the extension, pg_cron and its maintenance jobs, a
-# first project and the roles (sql/setup.sql), then the passwords of the proxy's role and
-# Metabase's. Safe to run again. Two callers (Dockerfile.postgres): the postgres image's
-# entrypoint on an empty data directory, over its socket, and docker-compose.yml's `setup`
+# first project and the roles (sql/setup.sql), then the passwords of the proxy's roles
+# (ingest and the Web API) and Metabase's. Safe to run again. Two callers
+# (Dockerfile.postgres): the postgres image's entrypoint on an empty data directory, over
+# its socket, and docker-compose.yml's `setup`
 # service on every start, over TCP (PGHOST, PGPASSWORD), so that a new image's extension update
 # and new roles reach a volume made by an earlier one.
 # The passwords come from the environment (.env), never from a default, and reach psql with
@@ -10,6 +11,7 @@
 set -eu
 : "${CRASHCACHE_PROXY_PASSWORD:?set CRASHCACHE_PROXY_PASSWORD (see .env.example)}"
 : "${CRASHCACHE_METABASE_PASSWORD:?set CRASHCACHE_METABASE_PASSWORD (see .env.example)}"
+: "${CRASHCACHE_API_PASSWORD:?set CRASHCACHE_API_PASSWORD (see .env.example)}"
 crashcache_psql() {
     psql -X -q -v ON_ERROR_STOP=1 -U "${POSTGRES_USER:-postgres}" -d "${POSTGRES_DB:-crashcache}" "$@"
 }
@@ -17,6 +19,8 @@ crashcache_psql -f /usr/local/share/crashcache/sql/setup.sql
 crashcache_psql <<'SQL'
 \getenv proxy_password CRASHCACHE_PROXY_PASSWORD
 \getenv metabase_password CRASHCACHE_METABASE_PASSWORD
+\getenv api_password CRASHCACHE_API_PASSWORD
 ALTER ROLE crashcache_proxy PASSWORD :'proxy_password';
 ALTER ROLE crashcache_metabase PASSWORD :'metabase_password';
+ALTER ROLE crashcache_api_proxy PASSWORD :'api_password';
 SQL

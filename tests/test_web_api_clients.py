@@ -123,12 +123,17 @@ def check_org_token(token: str, base_url: str) -> dict:
     url = payload.get("url")
     assert not url or url.rstrip("/") == base_url.rstrip("/"), \
         where + f"payload url {url!r} is not the proxy's {base_url} (nor empty): sentry-cli would go there"
+    # Sentry makes the secret as b64encode(token_bytes(32)).rstrip("="); sentry-cli decodes it
+    # so (BASE64_NOPAD) and wants 32 bytes.
     secret = parts[2]
+    want = "32 random bytes in base64 without padding (43 characters)"
+    assert "=" not in secret, where + f"the secret has padding; Sentry's is {want}"
     try:
         raw = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
     except binascii.Error as e:
-        raise AssertionError(where + f"secret is not unpadded base64: {e}") from None
-    assert "=" not in secret and len(raw) == 32, where + "secret is not 32 bytes in unpadded base64"
+        raise AssertionError(where + f"the secret is not base64 ({e}); Sentry's is {want}") from None
+    assert len(raw) == 32, (where + f"the secret has {len(secret)} characters that decode to "
+                            f"{len(raw)} bytes; Sentry's is {want}")
     return payload
 
 
@@ -139,7 +144,6 @@ def create_token(sql, proxy, scopes: list[str]) -> tuple[str, str]:
     with psycopg.connect(sql.url, autocommit=True, connect_timeout=5) as conn:
         conn.execute("SELECT set_config('crashcache.public_url', %s, false)", (proxy.url,))
         token = conn.execute("SELECT crashcache.create_api_token(%s, %s)", (name, scopes)).fetchone()[0]
-    check_org_token(token, proxy.url)
     return name, token
 
 
@@ -202,6 +206,28 @@ class SentryCli:
             return f"\n--- GET {path} again: {e} ---"
         return (f"\n--- GET {path} again: {r.status_code} {r.headers.get('Content-Type')} ---\n"
                 f"{r.text[:3000]}")
+
+
+def test_api_token_has_sentrys_org_token_form(sql, proxy, tmp_path):
+    """An org token tells sentry-cli the organization and the URL: SENTRY_ORG and SENTRY_URL
+    are not needed, as with Sentry's own org tokens."""
+    project = create_project(sql, "webapi-form")
+    name, token = create_token(sql, proxy, READ_SCOPES)
+    try:
+        try:
+            check_org_token(token, proxy.url)
+            form = ""
+        except AssertionError as e:
+            form = f"{e}\n"
+        cli = SentryCli(tmp_path / "home", proxy.url, token, project.name)
+        del cli.env["SENTRY_ORG"], cli.env["SENTRY_URL"]
+        p = cli.run("info", ok=False)
+        assert p.returncode == 0 and f"Default Organization: {ORG}" in p.stdout \
+            and f"Sentry Server: {proxy.url}" in p.stdout, \
+            form + "sentry-cli takes neither the org nor the URL from the token:\n" + p.shown
+        assert not form, form
+    finally:
+        revoke_token(sql, name)
 
 
 def test_sentry_cli_version():
