@@ -108,8 +108,9 @@ def appears(word: str, text: str) -> bool:
 
 
 def check_org_token(token: str, base_url: str) -> dict:
-    """The token has Sentry's org-token form as sentry-cli parses it (utils/auth_token): a token
-    it does not recognise still authenticates, but sentry-cli then warns and knows no org."""
+    """The token has Sentry's org-token form (sentry/utils/security/orgauthtoken_token.py) as
+    sentry-cli parses it (utils/auth_token): a token it does not recognise still authenticates,
+    but sentry-cli then takes neither the org nor the URL from it."""
     where = f"token {token[:24]}...: "
     assert token.startswith("sntrys_"), where + "no sntrys_ prefix"
     parts = token.split("_")
@@ -138,7 +139,7 @@ def check_org_token(token: str, base_url: str) -> dict:
 
 
 def create_token(sql, proxy, scopes: list[str]) -> tuple[str, str]:
-    """(name, secret) of a new API token. The token's url claim comes from the setting
+    """(name, token) of a new API token. The token's url claim comes from the setting
     crashcache.public_url, set to the proxy's URL as an operator would."""
     name = f"webapi-{uuid.uuid4().hex[:10]}"
     with psycopg.connect(sql.url, autocommit=True, connect_timeout=5) as conn:
@@ -209,8 +210,8 @@ class SentryCli:
 
 
 def test_api_token_has_sentrys_org_token_form(sql, proxy, tmp_path):
-    """An org token tells sentry-cli the organization and the URL: SENTRY_ORG and SENTRY_URL
-    are not needed, as with Sentry's own org tokens."""
+    """An org token tells sentry-cli the organization and the URL, as Sentry's own org tokens
+    do: sentry-cli needs no SENTRY_ORG, and the token's URL wins over SENTRY_URL."""
     project = create_project(sql, "webapi-form")
     name, token = create_token(sql, proxy, READ_SCOPES)
     try:
@@ -219,12 +220,17 @@ def test_api_token_has_sentrys_org_token_form(sql, proxy, tmp_path):
             form = ""
         except AssertionError as e:
             form = f"{e}\n"
-        cli = SentryCli(tmp_path / "home", proxy.url, token, project.name)
-        del cli.env["SENTRY_ORG"], cli.env["SENTRY_URL"]
+        # No org, and a URL where nothing listens (so that a token sentry-cli does not read
+        # sends nothing past this machine): the token's url claim must win.
+        cli = SentryCli(tmp_path / "home", "http://127.0.0.1:9", token, project.name)
+        del cli.env["SENTRY_ORG"]
         p = cli.run("info", ok=False)
-        assert p.returncode == 0 and f"Default Organization: {ORG}" in p.stdout \
-            and f"Sentry Server: {proxy.url}" in p.stdout, \
-            form + "sentry-cli takes neither the org nor the URL from the token:\n" + p.shown
+        assert p.returncode == 0 and f"Sentry Server: {proxy.url}" in p.stdout, \
+            form + "sentry-cli does not take the URL from the token:\n" + p.shown
+        # `info` shows only the configured org; a command finds the token's.
+        p = cli.run("issues", "list", ok=False)
+        assert p.returncode == 0, \
+            form + "sentry-cli does not take the organization from the token:\n" + p.shown
         assert not form, form
     finally:
         revoke_token(sql, name)

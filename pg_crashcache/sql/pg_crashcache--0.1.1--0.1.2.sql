@@ -568,7 +568,9 @@ BEGIN
                'url', rtrim(current_setting('crashcache.public_url'), '/'),
                'region_url', rtrim(current_setting('crashcache.public_url'), '/'),
                'org', current_setting('crashcache.organization_slug'))::text, 'UTF8'), 'base64'), E'\n', '')
-        || '_' || replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+        -- 32 random bytes in unpadded base64, as Sentry's: sentry-cli reads the claims only then.
+        || '_' || rtrim(encode(decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'),
+                               'base64'), '=');
     INSERT INTO crashcache.api_token (name, token_hash, scopes)
     VALUES (create_api_token.name, sha256(convert_to(token, 'UTF8')), create_api_token.scopes);
     RETURN token;

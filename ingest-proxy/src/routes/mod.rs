@@ -218,6 +218,9 @@ pub async fn preflight(headers: HeaderMap) -> Response {
 
 /// Any path that is not a route.
 pub async fn not_found(request: Request) -> Response {
+    if request.uri().path().starts_with(crate::web_api::PREFIX) {
+        return crate::web_api::not_found().await;
+    }
     refuse(request, ProxyError::NotFound).await
 }
 

@@ -25,6 +25,18 @@ use crate::db::DbError;
 use crate::error::{Failure, X_SENTRY_ERROR};
 use endpoints::{Answer, Endpoint, Source};
 
+/// Where the API's paths start; an unknown one below it gets the API's 404.
+pub const PREFIX: &str = "/api/0/";
+
+/// An unknown path of the API.
+pub async fn not_found() -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "The requested resource does not exist",
+    )
+    .into_response()
+}
+
 /// The largest JSON body the API reads.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
