@@ -312,24 +312,8 @@ pub const ISSUE_ENDPOINTS: &[Endpoint] = &[
         Answer::List,
     ),
     endpoint(
-        Method::Get,
-        "/comments",
-        "api_issue_notes",
-        &[ORG, ISSUE, PAGE_SIZE, CURSOR],
-        EVENT_READ,
-        Answer::List,
-    ),
-    endpoint(
         Method::Post,
         "/notes",
-        "api_add_issue_note",
-        &[ORG, ISSUE, BODY, ACTOR],
-        COMMENT_WRITE,
-        Answer::Created,
-    ),
-    endpoint(
-        Method::Post,
-        "/comments",
         "api_add_issue_note",
         &[ORG, ISSUE, BODY, ACTOR],
         COMMENT_WRITE,
@@ -353,6 +337,9 @@ pub const ISSUE_PREFIXES: &[&str] = &[
     "/api/0/organizations/{org}/groups/{issue}",
 ];
 
+/// Other names of an issue's routes: Sentry serves notes as comments too.
+const ISSUE_PATH_ALIASES: &[(&str, &str)] = &[("/notes", "/comments")];
+
 /// Every route, as (full path without trailing slash, endpoint).
 pub fn all() -> Vec<(String, Endpoint)> {
     let mut routes: Vec<(String, Endpoint)> =
@@ -360,6 +347,11 @@ pub fn all() -> Vec<(String, Endpoint)> {
     for prefix in ISSUE_PREFIXES {
         for e in ISSUE_ENDPOINTS {
             routes.push((format!("{prefix}{}", e.path), *e));
+            for (path, alias) in ISSUE_PATH_ALIASES {
+                if e.path == *path {
+                    routes.push((format!("{prefix}{alias}"), *e));
+                }
+            }
         }
     }
     routes
