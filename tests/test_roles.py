@@ -75,6 +75,8 @@ READER_REFUSED = [
     ("SELECT crashcache.set_retention(1)", "permission denied for table retention"),
     ("SELECT crashcache.schedule_maintenance()", "permission denied for function schedule_maintenance"),
     ("CREATE TABLE crashcache.mine (x int)", "permission denied for schema crashcache"),
+    ("SELECT crashcache.api_issues('crashcache')", "permission denied for function api_issues"),
+    ("SELECT * FROM crashcache.list_api_tokens()", "permission denied for table api_token"),
 ]
 
 

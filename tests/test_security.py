@@ -74,6 +74,8 @@ REFUSED = [
     ("SELECT crashcache.delete_project(1)", "permission denied for table"),
     ("SELECT crashcache.ruminate()", "permission denied for"),
     ("SELECT crashcache.event_json(1, gen_random_uuid())", "permission denied for function event_json"),
+    ("SELECT crashcache.api_organizations()", "permission denied for function api_organizations"),
+    ("SELECT crashcache.create_api_token('mine', ARRAY['org:read'])", "permission denied for table api_token"),
     ("CREATE TABLE crashcache.mine (x int)", "permission denied for schema crashcache"),
     ("CREATE TABLE public.mine (x int)", "permission denied for schema public"),
     ("COPY (SELECT 1) TO PROGRAM 'id'", "COPY to or from an external program"),
