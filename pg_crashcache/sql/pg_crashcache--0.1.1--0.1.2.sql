@@ -96,7 +96,12 @@ BEGIN
     PERFORM FROM crashcache.queue q WHERE q.archive_id = ANY(archives) ORDER BY q.archive_id FOR UPDATE;
     WITH gone AS (DELETE FROM crashcache.event e WHERE e.archive_id = ANY(archives) RETURNING e.issue_id)
     SELECT array_agg(g.issue_id) INTO expired_issues FROM gone g;
-    -- In id order, as the digest takes them, so that neither deadlocks the other.
+    -- The archives go before the issues are locked: the digest waits for an issue's lock, so
+    -- it is held for as little of the batch as can be. Their queue and queue_error rows go
+    -- with them (ON DELETE CASCADE).
+    DELETE FROM crashcache.archive a WHERE a.id = ANY(archives);
+    -- In id order, as the digest takes them, so that neither deadlocks the other; before the
+    -- rows the digest writes after its issues (sessions, check-ins), for the same reason.
     PERFORM FROM crashcache.issue i WHERE i.id = ANY(expired_issues) ORDER BY i.id FOR NO KEY UPDATE;
     UPDATE crashcache.issue i SET expired_events = i.expired_events + c.events
     FROM (SELECT u.issue_id, count(*) AS events FROM unnest(expired_issues) u(issue_id) GROUP BY u.issue_id) c
@@ -104,8 +109,6 @@ BEGIN
     FOR digested IN SELECT t FROM crashcache._digested_tables() t WHERE t <> 'crashcache.event'::regclass LOOP
         EXECUTE format('DELETE FROM %s WHERE archive_id = ANY($1)', digested) USING archives;
     END LOOP;
-    -- Their queue and queue_error rows go with them (ON DELETE CASCADE).
-    DELETE FROM crashcache.archive a WHERE a.id = ANY(archives);
 END
 $$;
 
@@ -135,17 +138,18 @@ BEGIN
         -- is kept, and its issue keeps one more event than its maximum.
         archives := ARRAY(
             SELECT e.archive_id
-            FROM crashcache.issue i
-            JOIN crashcache.retention_policies r ON r.project_id = i.project_id
+            -- Only the projects with a maximum, and only their issues over it, are counted.
+            FROM (SELECT p.project_id, p.max_events_per_issue FROM crashcache.retention_policies p
+                  WHERE p.max_events_per_issue IS NOT NULL OFFSET 0) r
+            JOIN crashcache.issue i ON i.project_id = r.project_id
+                                   AND i.event_count - i.expired_events > r.max_events_per_issue
             CROSS JOIN LATERAL (SELECT count(*) AS kept FROM crashcache.event e WHERE e.issue_id = i.id) n
             CROSS JOIN LATERAL (
                 SELECT e.archive_id FROM crashcache.event e WHERE e.issue_id = i.id
                 ORDER BY e.timestamp DESC, e.id DESC
                 OFFSET r.max_events_per_issue - r.max_events_per_issue / 2
                 LIMIT greatest(n.kept - r.max_events_per_issue, 0)) e
-            WHERE r.max_events_per_issue IS NOT NULL
-              AND i.event_count - i.expired_events > r.max_events_per_issue
-              AND NOT EXISTS (SELECT FROM crashcache.transaction t WHERE t.archive_id = e.archive_id)
+            WHERE NOT EXISTS (SELECT FROM crashcache.transaction t WHERE t.archive_id = e.archive_id)
               AND NOT EXISTS (SELECT FROM crashcache.span s WHERE s.archive_id = e.archive_id)
               AND NOT EXISTS (SELECT FROM crashcache.session s WHERE s.archive_id = e.archive_id)
               AND NOT EXISTS (SELECT FROM crashcache.session_aggregate s WHERE s.archive_id = e.archive_id)
@@ -194,7 +198,8 @@ BEGIN
         BEGIN
             done := crashcache._expire_batch(batch_size);
         EXCEPTION WHEN deadlock_detected OR serialization_failure THEN
-            -- A digest worker took the same rows the other way round: try the batch again.
+            -- A digest worker took the same rows the other way round: try the batch again
+            -- (at most 10 times in a row).
             conflicts := conflicts + 1;
             IF conflicts > 10 THEN
                 RAISE;
@@ -202,6 +207,9 @@ BEGIN
             done := -1;
         END;
         COMMIT;
+        IF done >= 0 THEN
+            conflicts := 0;
+        END IF;
         longest_batch_ms := greatest(longest_batch_ms,
                                      extract(epoch FROM clock_timestamp() - started) * 1000);
         EXIT WHEN done = 0;
