@@ -226,6 +226,16 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
     FROM (SELECT crashcache._current_status(i) AS status) s
 $$;
 
+-- The tags that are dimensions, with the column of the events view that holds each; any
+-- other tag key is one of the event's own tags (event.tags).
+CREATE FUNCTION crashcache._api_tag_columns()
+RETURNS TABLE (key text, view_column text) LANGUAGE sql IMMUTABLE AS $$
+    VALUES ('level', 'level::text'), ('environment', 'environment'), ('release', 'release'),
+           ('os', 'os'), ('runtime', 'runtime'), ('browser', 'browser'), ('device', 'device'),
+           ('server_name', 'server_name'), ('transaction', 'transaction'), ('logger', 'logger'),
+           ('user', 'user_key')
+$$;
+
 -- The tags of an event as the API lists them: the dimensions, then the event's own tags.
 CREATE FUNCTION crashcache._api_event_tags(e crashcache.events)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
@@ -239,8 +249,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         WHERE d.value IS NOT NULL
         UNION ALL
         SELECT 1, o.key, o.value FROM jsonb_each_text(CASE WHEN jsonb_typeof(e.tags) = 'object' THEN e.tags END) o
-        WHERE o.key NOT IN ('level', 'environment', 'release', 'os', 'runtime', 'browser', 'device',
-                            'server_name', 'transaction', 'logger', 'user')
+        WHERE o.key NOT IN (SELECT c.key FROM crashcache._api_tag_columns() c)
     ) t
 $$;
 
@@ -356,83 +365,132 @@ RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT to_timestamp(us / 1000000.0)
 $$;
 
--- Whether an event matches a parsed search (_parse_issue_query(), in Rust; its JSON shape is
--- documented in crashcache-core/src/web_api/search.rs): levels, environments, releases, tags,
--- free text on title, message and culprit, an event id. Each list means any of; "negated"
--- lists mean none of.
-CREATE FUNCTION crashcache._api_event_matches(e crashcache.events, q jsonb)
-RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT crashcache._api_any_of(q->'levels', e.level::text)
-       AND NOT crashcache._api_in(q->'negated'->'levels', e.level::text)
-       AND crashcache._api_any_of(q->'environments', e.environment)
-       AND NOT crashcache._api_in(q->'negated'->'environments', e.environment)
-       AND crashcache._api_any_of(q->'releases', e.release)
-       AND NOT crashcache._api_in(q->'negated'->'releases', e.release)
-       AND (q->>'event_id' IS NULL OR replace(e.event_id::text, '-', '') = q->>'event_id')
-       AND NOT EXISTS (
-           SELECT FROM jsonb_array_elements(coalesce(q->'tags', '[]')) t
-           WHERE EXISTS (SELECT FROM jsonb_array_elements(crashcache._api_event_tags(e)) et
-                         WHERE et->>'key' = t->>'key' AND crashcache._api_in(t->'values', et->>'value'))
-                 = coalesce((t->>'negated')::boolean, false))
-       AND crashcache._api_text_matches(concat_ws(' ', e.title, e.message, e.culprit), q)
-$$;
+-- A parsed search (_parse_issue_query(), in Rust; its JSON shape is documented in
+-- crashcache-core/src/web_api/search.rs) becomes a SQL condition, with its values quoted in:
+-- plain comparisons the planner sees through, so that a list filters with index scans and no
+-- function call per row. Each list means any of; the "negated" lists mean none of.
 
--- An empty or missing list constrains nothing; else the value must be in it.
-CREATE FUNCTION crashcache._api_any_of(list jsonb, value text)
-RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT list IS NULL OR jsonb_typeof(list) <> 'array' OR jsonb_array_length(list) = 0
-           OR coalesce(list ? value, false)
-$$;
-
-CREATE FUNCTION crashcache._api_in(list jsonb, value text)
-RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(jsonb_typeof(list) = 'array' AND list ? value, false)
-$$;
-
--- Every text term is in the text, and no negated one.
-CREATE FUNCTION crashcache._api_text_matches(haystack text, q jsonb)
-RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT NOT EXISTS (SELECT FROM jsonb_array_elements_text(coalesce(q->'text', '[]')) w
-                       WHERE coalesce(haystack, '') NOT ILIKE '%' || crashcache._api_like_escape(w) || '%')
-       AND NOT EXISTS (SELECT FROM jsonb_array_elements_text(coalesce(q->'negated'->'text', '[]')) w
-                       WHERE coalesce(haystack, '') ILIKE '%' || crashcache._api_like_escape(w) || '%')
-$$;
-
--- A search term as a LIKE pattern that matches it literally.
-CREATE FUNCTION crashcache._api_like_escape(term text)
+-- The text of a JSON array of strings as a SQL array literal of `type`, or NULL when empty.
+CREATE FUNCTION crashcache._api_sql_list(list jsonb, type text)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT replace(replace(replace(term, '\', '\\'), '%', '\%'), '_', '\_')
+    SELECT format('%L::%s[]', ARRAY(SELECT jsonb_array_elements_text(list)), type)
+    WHERE jsonb_typeof(list) = 'array' AND jsonb_array_length(list) > 0
 $$;
 
--- Whether an issue matches a parsed search: its status, level, counts and ages, free text on
--- its title and culprit, and what only its events know (environment, release, tags, an event
--- id) on any of its events.
-CREATE FUNCTION crashcache._api_issue_matches(i crashcache.issue, q jsonb)
-RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT NOT coalesce((q->>'matches_none')::boolean, false)
-       AND crashcache._api_any_of(q->'statuses', crashcache._current_status(i)::text)
-       AND NOT crashcache._api_in(q->'negated'->'statuses', crashcache._current_status(i)::text)
-       AND crashcache._api_any_of(q->'levels', i.level::text)
-       AND NOT crashcache._api_in(q->'negated'->'levels', i.level::text)
-       AND (q->>'times_seen_min' IS NULL OR i.event_count >= (q->>'times_seen_min')::bigint)
-       AND (q->>'times_seen_max' IS NULL OR i.event_count <= (q->>'times_seen_max')::bigint)
-       AND (q->>'first_seen_max_age' IS NULL OR i.first_seen >= now() - make_interval(secs => (q->>'first_seen_max_age')::bigint))
-       AND (q->>'first_seen_min_age' IS NULL OR i.first_seen <= now() - make_interval(secs => (q->>'first_seen_min_age')::bigint))
-       AND (q->>'last_seen_max_age' IS NULL OR i.last_seen >= now() - make_interval(secs => (q->>'last_seen_max_age')::bigint))
-       AND (q->>'last_seen_min_age' IS NULL OR i.last_seen <= now() - make_interval(secs => (q->>'last_seen_min_age')::bigint))
-       AND crashcache._api_text_matches(concat_ws(' ', i.title, i.culprit), q)
-       AND (q->>'event_id' IS NULL
-            AND coalesce(jsonb_array_length(q->'environments'), 0) + coalesce(jsonb_array_length(q->'releases'), 0)
-                + coalesce(jsonb_array_length(q->'tags'), 0)
-                + coalesce(jsonb_array_length(q->'negated'->'environments'), 0)
-                + coalesce(jsonb_array_length(q->'negated'->'releases'), 0) = 0
-            OR EXISTS (SELECT FROM crashcache.events e
-                       WHERE e.issue_id = i.id
-                         AND crashcache._api_event_matches(e, jsonb_build_object(
-                                 'environments', q->'environments', 'releases', q->'releases', 'tags', q->'tags',
-                                 'event_id', q->'event_id',
-                                 'negated', jsonb_build_object('environments', q->'negated'->'environments',
-                                                               'releases', q->'negated'->'releases')))))
+-- A search term as a LIKE pattern that finds it literally anywhere.
+CREATE FUNCTION crashcache._api_like(term text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT '%' || replace(replace(replace(term, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+$$;
+
+-- The condition on events `e` (a row of crashcache.event) for the event-level terms: tags,
+-- environments, releases and an event id; with `own_terms`, also levels and free text (for
+-- event lists: an issue has its own).
+CREATE FUNCTION crashcache._api_event_filter(q jsonb, own_terms boolean)
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    sql text := 'TRUE';
+    list text;
+    tag jsonb;
+    tag_column text;
+    dimension record;
+BEGIN
+    FOR dimension IN VALUES ('environments', 'dim_environment', 'environment_id'),
+                            ('releases', 'dim_release', 'release_id') LOOP
+        list := crashcache._api_sql_list(q->dimension.column1, 'text');
+        IF list IS NOT NULL THEN
+            sql := sql || format(' AND e.%s IN (SELECT d.id FROM crashcache.%s d WHERE d.name = ANY(%s) AND d.version = %L)',
+                                 dimension.column3, dimension.column2, list, '');
+        END IF;
+        list := crashcache._api_sql_list(q->'negated'->dimension.column1, 'text');
+        IF list IS NOT NULL THEN
+            sql := sql || format(' AND (e.%1$s IS NULL OR e.%1$s <> ALL (ARRAY(SELECT d.id FROM crashcache.%2$s d WHERE d.name = ANY(%3$s) AND d.version = %4$L)))',
+                                 dimension.column3, dimension.column2, list, '');
+        END IF;
+    END LOOP;
+    IF q->>'event_id' IS NOT NULL THEN
+        sql := sql || format(' AND e.event_id = %L::uuid', q->>'event_id');
+    END IF;
+    FOR tag IN SELECT t FROM jsonb_array_elements(coalesce(q->'tags', '[]')) t LOOP
+        SELECT c.view_column INTO tag_column FROM crashcache._api_tag_columns() c WHERE c.key = tag->>'key';
+        list := coalesce(crashcache._api_sql_list(tag->'values', 'text'), 'ARRAY[]::text[]');
+        sql := sql || CASE WHEN coalesce((tag->>'negated')::boolean, false) THEN ' AND NOT ' ELSE ' AND ' END
+            || CASE WHEN tag_column IS NULL
+                    THEN format('coalesce(e.tags->>%L = ANY(%s), false)', tag->>'key', list)
+                    ELSE format('EXISTS (SELECT FROM crashcache.events v WHERE v.id = e.id AND v.%s = ANY(%s))',
+                                tag_column, list) END;
+    END LOOP;
+    IF own_terms THEN
+        sql := sql || crashcache._api_common_filter(q, 'e', 'concat_ws('' '', e.title, e.message, e.culprit)');
+    END IF;
+    RETURN sql;
+END
+$$;
+
+-- The terms an issue and an event both have: levels (of `alias`), and free text in `haystack`.
+CREATE FUNCTION crashcache._api_common_filter(q jsonb, alias text, haystack text)
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    sql text := '';
+    list text;
+BEGIN
+    list := crashcache._api_sql_list(q->'levels', 'crashcache.level');
+    IF list IS NOT NULL THEN
+        sql := sql || format(' AND %s.level = ANY(%s)', alias, list);
+    END IF;
+    list := crashcache._api_sql_list(q->'negated'->'levels', 'crashcache.level');
+    IF list IS NOT NULL THEN
+        sql := sql || format(' AND %s.level <> ALL(%s)', alias, list);
+    END IF;
+    list := crashcache._api_sql_list((SELECT jsonb_agg(crashcache._api_like(w)) FROM jsonb_array_elements_text(q->'text') w), 'text');
+    IF list IS NOT NULL THEN
+        sql := sql || format(' AND %s ILIKE ALL(%s)', haystack, list);
+    END IF;
+    list := crashcache._api_sql_list((SELECT jsonb_agg(crashcache._api_like(w)) FROM jsonb_array_elements_text(q->'negated'->'text') w), 'text');
+    IF list IS NOT NULL THEN
+        sql := sql || format(' AND NOT (%s ILIKE ANY(%s))', haystack, list);
+    END IF;
+    RETURN sql;
+END
+$$;
+
+-- The condition on issues `i`: status, level, counts and ages, free text on title and
+-- culprit; the event-level terms hold when one of the issue's events has them, as in Sentry.
+CREATE FUNCTION crashcache._api_issue_filter(q jsonb)
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    sql text := 'TRUE';
+    list text;
+    events text;
+    bound record;
+BEGIN
+    IF coalesce((q->>'matches_none')::boolean, false) THEN
+        RETURN 'FALSE';
+    END IF;
+    list := crashcache._api_sql_list(q->'statuses', 'crashcache.issue_status');
+    IF list IS NOT NULL THEN
+        sql := sql || format(' AND crashcache._current_status(i) = ANY(%s)', list);
+    END IF;
+    list := crashcache._api_sql_list(q->'negated'->'statuses', 'crashcache.issue_status');
+    IF list IS NOT NULL THEN
+        sql := sql || format(' AND crashcache._current_status(i) <> ALL(%s)', list);
+    END IF;
+    sql := sql || crashcache._api_common_filter(q, 'i', 'concat_ws('' '', i.title, i.culprit)');
+    FOR bound IN VALUES ('times_seen_min', 'i.event_count >= %s'), ('times_seen_max', 'i.event_count <= %s'),
+                        ('first_seen_max_age', 'i.first_seen >= now() - make_interval(secs => %s)'),
+                        ('first_seen_min_age', 'i.first_seen <= now() - make_interval(secs => %s)'),
+                        ('last_seen_max_age', 'i.last_seen >= now() - make_interval(secs => %s)'),
+                        ('last_seen_min_age', 'i.last_seen <= now() - make_interval(secs => %s)') LOOP
+        IF q->>bound.column1 IS NOT NULL THEN
+            sql := sql || ' AND ' || format(bound.column2, (q->>bound.column1)::bigint);
+        END IF;
+    END LOOP;
+    events := crashcache._api_event_filter(q, false);
+    IF events <> 'TRUE' THEN
+        sql := sql || format(' AND EXISTS (SELECT FROM crashcache.event e WHERE e.issue_id = i.id AND e.project_id = i.project_id AND %s)', events);
+    END IF;
+    RETURN sql;
+END
 $$;
 
 -- ===================================================================== endpoints
@@ -516,6 +574,7 @@ DECLARE
     size int := crashcache._api_page_size(page_size);
     only_projects int[];
     sort_key text;
+    sort_value text;
     rows jsonb;
 BEGIN
     PERFORM crashcache._api_check_org(org);
@@ -525,31 +584,35 @@ BEGIN
         only_projects := ARRAY(SELECT (crashcache._api_project(org, x)).id FROM unnest(projects) x);
     END IF;
     sort_key := CASE coalesce(nullif(sort, ''), 'date')
-        WHEN 'date' THEN 'crashcache._api_micros(i.last_seen)'
-        WHEN 'new' THEN 'crashcache._api_micros(i.first_seen)'
-        WHEN 'freq' THEN 'i.event_count'
-        WHEN 'user' THEN 'i.user_count'
-        WHEN 'priority' THEN 'crashcache._api_micros(i.last_seen)'
-        WHEN 'recommended' THEN 'crashcache._api_micros(i.last_seen)'
-        WHEN 'trends' THEN 'crashcache._api_micros(i.last_seen)'
-        WHEN 'inbox' THEN 'crashcache._api_micros(i.last_seen)'
+        WHEN 'date' THEN 'last_seen' WHEN 'new' THEN 'first_seen'
+        WHEN 'freq' THEN 'event_count' WHEN 'user' THEN 'user_count'
+        -- Sentry's other orders need data we do not have: the most recent first.
+        WHEN 'priority' THEN 'last_seen' WHEN 'recommended' THEN 'last_seen'
+        WHEN 'trends' THEN 'last_seen' WHEN 'inbox' THEN 'last_seen'
     END;
     IF sort_key IS NULL THEN
         RAISE EXCEPTION 'Invalid sort: %', quote_literal(sort) USING ERRCODE = 'invalid_parameter_value',
             HINT = 'date, new, freq or user';
     END IF;
+    -- The cursor holds the sort value as an integer: a time in microseconds, or a count.
+    sort_value := CASE WHEN sort_key LIKE '%\_seen' THEN format('crashcache._api_micros(i.%s)', sort_key)
+                       ELSE 'i.' || sort_key END;
     EXECUTE format($q$
         SELECT jsonb_agg(jsonb_build_object('issue', crashcache._api_issue_json(s.found, p), 'key', s.key,
-                                            'id', (s.found).id) ORDER BY s.key DESC, (s.found).id DESC)
-        FROM (SELECT i AS found, %1$s AS key FROM crashcache.issue i
+                                            'id', (s.found).id) ORDER BY s.n)
+        FROM (SELECT i AS found, %2$s AS key, row_number() OVER (ORDER BY i.%1$s DESC, i.id DESC) AS n
+              FROM crashcache.issue i
               WHERE i.event_count > 0 AND i.last_seen IS NOT NULL
                 AND ($1 IS NULL OR i.project_id = ANY($1))
                 AND ($2 IS NULL OR i.last_seen >= now() - make_interval(secs => $2))
-                AND ($3 IS NULL OR (%1$s, i.id) < ($3[1], $3[2]))
-                AND crashcache._api_issue_matches(i, $4)
-              ORDER BY %1$s DESC, i.id DESC LIMIT $5 + 1) s
-        JOIN crashcache.project p ON p.id = (s.found).project_id $q$, sort_key)
-    INTO rows USING only_projects, period_seconds, after, q, size;
+                AND ($3 IS NULL OR (i.%1$s, i.id) < (%3$s, $3[2]))
+                AND %4$s
+              ORDER BY i.%1$s DESC, i.id DESC LIMIT $4 + 1) s
+        JOIN crashcache.project p ON p.id = (s.found).project_id $q$,
+        sort_key, sort_value,
+        CASE WHEN sort_key LIKE '%\_seen' THEN 'crashcache._api_from_micros($3[1])' ELSE '$3[1]' END,
+        crashcache._api_issue_filter(q))
+    INTO rows USING only_projects, period_seconds, after, size;
     rows := coalesce(rows, '[]');
     RETURN jsonb_build_object(
         'items', coalesce((SELECT jsonb_agg(r->'issue' ORDER BY n) FROM jsonb_array_elements(rows) WITH ORDINALITY x(r, n)
@@ -699,12 +762,11 @@ BEGIN
     IF ids IS NOT NULL AND EXISTS (SELECT FROM unnest(ids) x WHERE x !~ '^[0-9]{1,18}$') THEN
         RAISE EXCEPTION 'Issue ids must be numbers' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR target IN
-        SELECT i.* FROM crashcache.issue i
-        WHERE i.project_id = p.id AND i.event_count > 0
-          AND CASE WHEN ids IS NOT NULL THEN i.id = ANY(ids::bigint[]) ELSE crashcache._api_issue_matches(i, q) END
-        ORDER BY i.id LIMIT 1000
-        FOR NO KEY UPDATE
+    FOR target IN EXECUTE format(
+        'SELECT i.* FROM crashcache.issue i WHERE i.project_id = $1 AND i.event_count > 0 AND %s
+         ORDER BY i.id LIMIT 1000 FOR NO KEY UPDATE',
+        CASE WHEN ids IS NOT NULL THEN 'i.id = ANY($2::bigint[])' ELSE crashcache._api_issue_filter(q) END)
+        USING p.id, ids
     LOOP
         PERFORM crashcache._api_set_status(target, coalesce(body, '{}'), actor);
     END LOOP;
@@ -724,18 +786,20 @@ DECLARE
     size int := crashcache._api_page_size(page_size);
     rows jsonb;
 BEGIN
-    SELECT jsonb_agg(jsonb_build_object(
-               'event', CASE WHEN full_events THEN crashcache._api_event_json(s.found) ELSE crashcache._api_event_item(s.found) END,
-               'key', crashcache._api_micros((s.found).timestamp), 'id', (s.found).id)
-               ORDER BY (s.found).timestamp DESC, (s.found).id DESC)
-    INTO rows
-    FROM (SELECT e AS found FROM crashcache.events e
-          WHERE (only_issue IS NULL OR e.issue_id = only_issue)
-            AND (only_project IS NULL OR e.project_id = only_project)
-            AND (period_seconds IS NULL OR e.timestamp >= now() - make_interval(secs => period_seconds))
-            AND (after IS NULL OR (e.timestamp, e.id) < (crashcache._api_from_micros(after[1]), after[2]))
-            AND crashcache._api_event_matches(e, q)
-          ORDER BY e.timestamp DESC, e.id DESC LIMIT size + 1) s;
+    EXECUTE format($q$
+        SELECT jsonb_agg(jsonb_build_object(
+                   'event', CASE WHEN $6 THEN crashcache._api_event_json(v) ELSE crashcache._api_event_item(v) END,
+                   'key', crashcache._api_micros(v.timestamp), 'id', v.id)
+                   ORDER BY v.timestamp DESC, v.id DESC)
+        FROM (SELECT e.* FROM crashcache.event e
+              WHERE ($1 IS NULL OR e.issue_id = $1)
+                AND ($2 IS NULL OR e.project_id = $2)
+                AND ($3 IS NULL OR e.timestamp >= now() - make_interval(secs => $3))
+                AND ($4 IS NULL OR (e.timestamp, e.id) < (crashcache._api_from_micros($4[1]), $4[2]))
+                AND %s
+              ORDER BY e.timestamp DESC, e.id DESC LIMIT $5 + 1) page
+        JOIN crashcache.events v ON v.id = page.id $q$, crashcache._api_event_filter(q, true))
+    INTO rows USING only_issue, only_project, period_seconds, after, size, full_events;
     rows := coalesce(rows, '[]');
     RETURN jsonb_build_object(
         'items', coalesce((SELECT jsonb_agg(r->'event' ORDER BY n) FROM jsonb_array_elements(rows) WITH ORDINALITY x(r, n)
@@ -820,16 +884,31 @@ END
 $$;
 
 -- Every tag value of an issue's events with its count and first and last time: what the tag
--- endpoints aggregate.
+-- endpoints aggregate. One grouped scan per dimension (the events view joins only the
+-- dimension asked for), and one over the events' own tags.
 CREATE FUNCTION crashcache._api_issue_tag_values(issue_id bigint, only_key text DEFAULT NULL)
 RETURNS TABLE (key text, value text, count bigint, first_seen timestamptz, last_seen timestamptz)
-LANGUAGE sql STABLE AS $$
-    SELECT t->>'key', t->>'value', count(*), min(e.timestamp), max(e.timestamp)
-    FROM crashcache.events e
-    CROSS JOIN LATERAL jsonb_array_elements(crashcache._api_event_tags(e)) t
-    WHERE e.issue_id = _api_issue_tag_values.issue_id
-      AND (only_key IS NULL OR t->>'key' = only_key)
-    GROUP BY 1, 2
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    dimension record;
+BEGIN
+    FOR dimension IN SELECT c.key, c.view_column FROM crashcache._api_tag_columns() c
+                     WHERE only_key IS NULL OR c.key = only_key LOOP
+        RETURN QUERY EXECUTE format(
+            'SELECT %L::text, e.%s, count(*), min(e.timestamp), max(e.timestamp) FROM crashcache.events e
+             WHERE e.issue_id = $1 AND e.%s IS NOT NULL GROUP BY 2', dimension.key, dimension.view_column,
+            dimension.view_column)
+        USING issue_id;
+    END LOOP;
+    RETURN QUERY
+        SELECT t.key, t.value, count(*), min(e.timestamp), max(e.timestamp)
+        FROM crashcache.event e
+        CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e.tags) = 'object' THEN e.tags END) t
+        WHERE e.issue_id = _api_issue_tag_values.issue_id
+          AND (only_key IS NULL OR t.key = only_key)
+          AND t.key NOT IN (SELECT c.key FROM crashcache._api_tag_columns() c)
+        GROUP BY 1, 2;
+END
 $$;
 
 CREATE FUNCTION crashcache._api_tag_json(key text, tag_values jsonb, total bigint)
