@@ -786,19 +786,22 @@ DECLARE
     size int := crashcache._api_page_size(page_size);
     rows jsonb;
 BEGIN
+    -- The page is found in the event table; only its rows are then read through the events
+    -- view (one lookup each), which a join would read whole.
     EXECUTE format($q$
         SELECT jsonb_agg(jsonb_build_object(
-                   'event', CASE WHEN $6 THEN crashcache._api_event_json(v) ELSE crashcache._api_event_item(v) END,
-                   'key', crashcache._api_micros(v.timestamp), 'id', v.id)
-                   ORDER BY v.timestamp DESC, v.id DESC)
-        FROM (SELECT e.* FROM crashcache.event e
-              WHERE ($1 IS NULL OR e.issue_id = $1)
-                AND ($2 IS NULL OR e.project_id = $2)
-                AND ($3 IS NULL OR e.timestamp >= now() - make_interval(secs => $3))
-                AND ($4 IS NULL OR (e.timestamp, e.id) < (crashcache._api_from_micros($4[1]), $4[2]))
-                AND %s
-              ORDER BY e.timestamp DESC, e.id DESC LIMIT $5 + 1) page
-        JOIN crashcache.events v ON v.id = page.id $q$, crashcache._api_event_filter(q, true))
+                   'event', CASE WHEN $6 THEN crashcache._api_event_json(x.v) ELSE crashcache._api_event_item(x.v) END,
+                   'key', crashcache._api_micros(x.timestamp), 'id', x.id)
+                   ORDER BY x.timestamp DESC, x.id DESC)
+        FROM (SELECT page.id, page.timestamp, (SELECT v FROM crashcache.events v WHERE v.id = page.id) AS v
+              FROM (SELECT e.id, e.timestamp FROM crashcache.event e
+                    WHERE ($1 IS NULL OR e.issue_id = $1)
+                      AND ($2 IS NULL OR e.project_id = $2)
+                      AND ($3 IS NULL OR e.timestamp >= now() - make_interval(secs => $3))
+                      AND ($4 IS NULL OR (e.timestamp, e.id) < (crashcache._api_from_micros($4[1]), $4[2]))
+                      AND %s
+                    ORDER BY e.timestamp DESC, e.id DESC LIMIT $5 + 1) page) x $q$,
+        crashcache._api_event_filter(q, true))
     INTO rows USING only_issue, only_project, period_seconds, after, size, full_events;
     rows := coalesce(rows, '[]');
     RETURN jsonb_build_object(
