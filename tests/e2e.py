@@ -360,7 +360,7 @@ def proxy_env(cluster: Cluster, port: int | None = None, **overrides) -> dict:
         PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
     # The Web API's role, when the cluster's extension has the API (0.1.2 on).
-    if "crashcache_api_proxy" in cluster.passwords:
+    if "crashcache_api_proxy" in getattr(cluster, "passwords", {}):
         env["API_DATABASE_URL"] = cluster.url(role="crashcache_api_proxy")
     env.update({k: str(v) for k, v in overrides.items()})
     return env

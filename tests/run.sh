@@ -57,6 +57,19 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "$WANT" > "$STAMP"
 fi
 
+# The MCP client, in a venv of its own (tests/mcp-requirements.txt says why); the suite adds its
+# site-packages to its path for tests/test_web_api_clients.py only.
+MCP_VENV=${CRASHCACHE_MCP_VENV:-$REPO/target/mcp-venv}
+[ -x "$MCP_VENV/bin/python" ] || python3 -m venv "$MCP_VENV"
+MCP_STAMP="$MCP_VENV/.requirements.sha256"
+MCP_WANT=$(sha256sum "$REPO/tests/mcp-requirements.txt" | cut -d' ' -f1)
+if [ "$(cat "$MCP_STAMP" 2>/dev/null)" != "$MCP_WANT" ]; then
+    "$MCP_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REPO/tests/mcp-requirements.txt"
+    echo "$MCP_WANT" > "$MCP_STAMP"
+fi
+export CRASHCACHE_MCP_SITE
+CRASHCACHE_MCP_SITE=$("$MCP_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+
 # The Web API's clients that are not Python packages (tests/test_web_api_clients.py): Sentry's
 # MCP server and the Node 22 it needs, pinned by tests/web_api_clients/package-lock.json and
 # installed with `npm ci` into target/web-api-clients, again only when package.json or the lock

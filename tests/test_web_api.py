@@ -91,7 +91,7 @@ def test_root_auth_and_organizations(api):
 
 def test_projects(api, sdk_project):
     project, slug, _ = sdk_project
-    listed = {p["slug"]: p for p in api.get(f"/organizations/{ORG}/projects/", per_page=100)}
+    listed = {p["slug"]: p for p in api.get(f"/organizations/{ORG}/projects/", query=slug)}
     assert listed[slug]["id"] == str(project.id) and listed[slug]["name"] == project.name
     assert api.get(f"/projects/{ORG}/{slug}/")["id"] == str(project.id)
     assert {p["slug"] for p in api.get("/projects/", query=slug)} == {slug}

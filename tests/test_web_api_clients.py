@@ -381,6 +381,11 @@ class McpClient:
 
 def run_mcp(token: str, proxy, home: Path, body):
     """Starts the MCP server against the proxy and runs `await body(client)`."""
+    # The MCP client lives in a venv of its own (tests/mcp-requirements.txt).
+    site = os.environ.get("CRASHCACHE_MCP_SITE")
+    assert site and Path(site).is_dir(), f"the MCP client's venv is missing ({site!r}): tests/run.sh makes it"
+    if site not in sys.path:
+        sys.path.append(site)
     import anyio
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
