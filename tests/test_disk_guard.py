@@ -69,6 +69,9 @@ def test_a_full_queue_refuses_then_recovers(rig):
         # The depth is read from statistics flushed about once a second: a few more got in.
         assert_guarded(refused, r"\d+ payloads wait to be digested, at the bound crashcache.max_queued of 20: ")
         assert 20 <= int(refused.json()["detail"].split()[0]) <= 100, refused.json()
+        # Each of the proxy's connections reads the depth at most every 500 ms, from statistics
+        # flushed about once a second: once those have passed, every connection refuses.
+        time.sleep(1.6)
         queued = sql.scalar("SELECT count(*) FROM crashcache.queue")
         # Refused means not stored.
         for _ in range(5):
