@@ -1,29 +1,23 @@
 -- The SQL half of digesting: claiming queued payloads and writing the rows the workers made
--- of them. The worker calls crashcache._store_digest() once per batch with a JSON array of
--- {archive_id, error} or {archive_id, events: [...], sessions: [...], ...} (see
--- crashcache-core's digest module for each row's fields).
-
--- Microseconds since the epoch, as the digest sends times.
-CREATE FUNCTION crashcache._ts(us bigint)
-RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT 'epoch'::timestamptz + us * interval '1 microsecond'
-$$;
-
--- When an event happened: the SDK's time, unless missing or more than a minute ahead of
--- its arrival (a wrong clock), then the arrival time.
-CREATE FUNCTION crashcache._event_time(us bigint, received_at timestamptz)
-RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN us IS NULL OR crashcache._ts(us) > received_at + interval '1 minute'
-                THEN received_at ELSE crashcache._ts(us) END
-$$;
+-- of them. Rows arrive typed: one composite type per kind of row (_event_row, ...), whose
+-- columns are those its Rust row writes, in the same order (crashcache-core's digest::rows;
+-- the extension's contract test compares the two). The worker unnests one typed array per
+-- column into an array of the composite type and calls the kind's _store_* function, in the
+-- order of crashcache-core's digest::visit_tables. Dimension values arrive as ids, made by
+-- _dimension_ids() first; times are settled (clock skew, arrival time) and {{auto}} addresses
+-- resolved in Rust.
+--
+-- Every function here runs with jit = off: their estimates come from arrays and small,
+-- often never-analyzed tables, and compiling a plan costs far more than running it.
 
 -- Takes up to batch_size payloads off the queue (or only the given one), oldest first,
 -- skipping those another worker holds, and no more than max_bytes of decoded payload (but
 -- always at least one), so that a run of huge envelopes cannot exhaust a worker's memory.
 -- The rows stay claimed until the transaction ends.
 CREATE FUNCTION crashcache._claim(batch_size int, max_bytes bigint, only_archive bigint DEFAULT NULL)
-RETURNS TABLE (archive_id bigint, kind text, codec smallint, body bytea, content_hash bytea)
-LANGUAGE sql VOLATILE AS $$
+RETURNS TABLE (archive_id bigint, kind text, codec smallint, body bytea, content_hash bytea,
+               project_id int, received_at timestamptz, client_ip text)
+LANGUAGE sql VOLATILE SET jit = off AS $$
     WITH locked AS (
         SELECT c.archive_id FROM crashcache.queue c
         WHERE only_archive IS NULL OR c.archive_id = only_archive
@@ -38,12 +32,14 @@ LANGUAGE sql VOLATILE AS $$
         DELETE FROM crashcache.queue q
         WHERE q.archive_id IN (SELECT s.archive_id FROM sized s WHERE s.before < max_bytes)
         RETURNING q.archive_id)
-    SELECT a.id, a.kind, a.codec, a.body, a.content_hash
+    SELECT a.id, a.kind, a.codec, a.body, a.content_hash, a.project_id, a.received_at,
+           host(a.client_ip)
     FROM claimed JOIN crashcache.archive a ON a.id = claimed.archive_id
     ORDER BY a.id
 $$;
 
--- Moves a payload to the error queue (the archive stays).
+-- Moves a payload to the error queue (the archive stays): one that could not be digested,
+-- or whose rows the database refused.
 CREATE FUNCTION crashcache._fail_payload(archive_id bigint, reason text)
 RETURNS void LANGUAGE sql VOLATILE AS $$
     DELETE FROM crashcache.queue q WHERE q.archive_id = _fail_payload.archive_id;
@@ -52,98 +48,53 @@ RETURNS void LANGUAGE sql VOLATILE AS $$
     ON CONFLICT (archive_id) DO UPDATE SET reason = EXCLUDED.reason, failed_at = now();
 $$;
 
--- One value of one dimension table.
-CREATE TYPE crashcache._dim_value AS (dim text, name text, version text);
-
--- Makes sure the given dimension values exist. Rows another worker inserts at the same time
--- are waited for by ON CONFLICT, and the caller's next statement sees them: race-free. The
--- values go in one total order (table, name, version), so that two workers inserting the
--- same new values wait for each other in the same order instead of deadlocking.
-CREATE FUNCTION crashcache._ensure_dimensions(dim_values crashcache._dim_value[])
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+-- The ids of dimension values (dim_tables[i] names the table of names[i], versions[i]),
+-- inserting those that are new; n is i. Rows another worker inserts at the same time are
+-- waited for by ON CONFLICT and seen by the next statement: race-free. The values go in one
+-- total order (table, name, version), so that two workers inserting the same new values
+-- wait for each other in the same order instead of deadlocking. The worker keeps the ids it
+-- learns once its transaction commits: a dimension row never changes and is never deleted.
+CREATE FUNCTION crashcache._dimension_ids(dim_tables text[], names text[], versions text[])
+RETURNS TABLE (n bigint, id int) LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 DECLARE
     d record;
 BEGIN
     FOR d IN
-        SELECT v.dim, array_agg(v.name ORDER BY v.name, v.version) AS names,
+        SELECT v.dim, array_agg(v.n ORDER BY v.name, v.version) AS ns,
+               array_agg(v.name ORDER BY v.name, v.version) AS names,
                array_agg(v.version ORDER BY v.name, v.version) AS versions
-        FROM (SELECT DISTINCT u.dim, u.name, coalesce(u.version, '') AS version
-              FROM unnest(dim_values) u WHERE u.name IS NOT NULL) v
+        FROM unnest(dim_tables, names, versions) WITH ORDINALITY AS v(dim, name, version, n)
         GROUP BY v.dim
         ORDER BY v.dim
     LOOP
         IF d.dim !~ '^dim_[a-z_]+$' THEN
-            RAISE EXCEPTION 'not a dimension table: %', d.dim;
+            RAISE EXCEPTION 'not a dimension table: %', d.dim USING ERRCODE = 'invalid_parameter_value';
         END IF;
         EXECUTE format(
             'INSERT INTO crashcache.%I (name, version)
              SELECT u.name, u.version
-             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(name, version, n)
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(name, version, o)
              WHERE NOT EXISTS (SELECT FROM crashcache.%I d WHERE d.name = u.name AND d.version = u.version)
-             ORDER BY u.n
+             ORDER BY u.o
              ON CONFLICT (name, version) DO NOTHING', d.dim, d.dim)
         USING d.names, d.versions;
+        RETURN QUERY EXECUTE format(
+            'SELECT u.n, d.id
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(n, name, version)
+             JOIN crashcache.%I d ON d.name = u.name AND d.version = u.version', d.dim)
+        USING d.ns, d.names, d.versions;
     END LOOP;
 END
 $$;
 
--- Every dimension value one batch refers to, by the kind of row it comes from. The digest
--- makes them all exist in one sorted pass before it writes anything else (_store_digest):
--- values made in several passes could be waited for in opposite orders by two workers.
-CREATE FUNCTION crashcache._batch_dimensions(batch jsonb)
-RETURNS crashcache._dim_value[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(ROW(x.dim, x.name, x.version)::crashcache._dim_value), '{}')
-    FROM (
-        SELECT v.dim, v.name, v.version
-        FROM jsonb_to_recordset(batch) AS p(events jsonb)
-        CROSS JOIN LATERAL jsonb_to_recordset(p.events) AS e(release text, environment text,
-            platform text, server_name text, logger text, transaction text, os jsonb,
-            runtime jsonb, browser jsonb, sdk jsonb, device_model text, exception_type text)
-        CROSS JOIN LATERAL (VALUES
-            ('dim_release', e.release, ''), ('dim_environment', e.environment, ''),
-            ('dim_platform', e.platform, ''), ('dim_os', e.os->>'name', e.os->>'version'),
-            ('dim_runtime', e.runtime->>'name', e.runtime->>'version'),
-            ('dim_browser', e.browser->>'name', e.browser->>'version'),
-            ('dim_device', e.device_model, ''), ('dim_sdk', e.sdk->>'name', e.sdk->>'version'),
-            ('dim_server_name', e.server_name, ''), ('dim_exception_type', e.exception_type, ''),
-            ('dim_transaction', e.transaction, ''), ('dim_logger', e.logger, ''))
-            AS v(dim, name, version)
-        WHERE p.events IS NOT NULL
-        UNION ALL
-        SELECT v.dim, v.name, v.version
-        FROM jsonb_to_recordset(batch) AS p(transactions jsonb)
-        CROSS JOIN LATERAL jsonb_to_recordset(p.transactions) AS t(name text, release text,
-            environment text, platform text, server_name text, sdk jsonb)
-        CROSS JOIN LATERAL (VALUES
-            ('dim_transaction', t.name, ''), ('dim_release', t.release, ''),
-            ('dim_environment', t.environment, ''), ('dim_platform', t.platform, ''),
-            ('dim_server_name', t.server_name, ''), ('dim_sdk', t.sdk->>'name', t.sdk->>'version'))
-            AS v(dim, name, version)
-        WHERE p.transactions IS NOT NULL
-        UNION ALL
-        -- Sessions, session aggregates, check-ins and logs have a release and an environment.
-        SELECT v.dim, v.name, ''
-        FROM jsonb_to_recordset(batch)
-             AS p(sessions jsonb, session_aggregates jsonb, check_ins jsonb, logs jsonb)
-        CROSS JOIN LATERAL (SELECT * FROM jsonb_array_elements(coalesce(p.sessions, '[]'))
-                            UNION ALL SELECT * FROM jsonb_array_elements(coalesce(p.session_aggregates, '[]'))
-                            UNION ALL SELECT * FROM jsonb_array_elements(coalesce(p.check_ins, '[]'))
-                            UNION ALL SELECT * FROM jsonb_array_elements(coalesce(p.logs, '[]'))) AS r(item)
-        CROSS JOIN LATERAL (VALUES ('dim_release', r.item->>'release'),
-                                   ('dim_environment', r.item->>'environment')) AS v(dim, name)
-    ) x
-    WHERE x.name IS NOT NULL
-$$;
-
 -- ===================================================================== events and issues
-CREATE TYPE crashcache._event_input AS (
-    archive_id bigint, project_id int, received_at timestamptz, event_id uuid, ts timestamptz,
-    level crashcache.level, title text, message text, culprit text,
-    release text, environment text, platform text, server_name text, logger text, txn text,
-    os_name text, os_version text, runtime_name text, runtime_version text,
-    browser_name text, browser_version text, sdk_name text, sdk_version text,
-    device text, exception_type text,
-    tags jsonb, user_data jsonb, user_key text, fingerprint text, grouping_method text
+CREATE TYPE crashcache._event_row AS (
+    project_id int, archive_id bigint, received_at timestamptz, event_id uuid,
+    timestamp timestamptz, level crashcache.level, title text, message text, culprit text,
+    release_id int, environment_id int, platform_id int, os_id int, runtime_id int,
+    browser_id int, device_id int, sdk_id int, server_name_id int, exception_type_id int,
+    transaction_id int, logger_id int, user_key text, user_data jsonb, tags jsonb,
+    fingerprint text, grouping_method text
 );
 
 -- What one batch adds to one issue.
@@ -152,39 +103,12 @@ CREATE TYPE crashcache._issue_count AS (
     last_received timestamptz, latest_level crashcache.level, users bigint
 );
 
-CREATE FUNCTION crashcache._store_events(batch jsonb)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+-- Stored last of a batch: it locks the issues it counts into until the batch commits.
+CREATE FUNCTION crashcache._store_events(rows crashcache._event_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 DECLARE
-    rows crashcache._event_input[];
     counts crashcache._issue_count[];
 BEGIN
-    rows := ARRAY(
-        SELECT ROW(p.archive_id, a.project_id, a.received_at, e.event_id::uuid,
-                   crashcache._event_time(e.timestamp, a.received_at),
-                   e.level::crashcache.level, e.title, e.message, e.culprit,
-                   e.release, e.environment, e.platform, e.server_name, e.logger, e.transaction,
-                   e.os->>'name', e.os->>'version', e.runtime->>'name', e.runtime->>'version',
-                   e.browser->>'name', e.browser->>'version', e.sdk->>'name', e.sdk->>'version',
-                   e.device_model, e.exception_type,
-                   coalesce(e.tags::jsonb, '{}'),
-                   CASE WHEN e."user"->>'ip_address' = '{{auto}}' AND a.client_ip IS NOT NULL
-                        THEN jsonb_set(e."user"::jsonb, '{ip_address}', to_jsonb(host(a.client_ip)))
-                        ELSE e."user"::jsonb END,
-                   coalesce(e.user_key, CASE WHEN e."user"->>'ip_address' = '{{auto}}' THEN host(a.client_ip) END),
-                   e.fingerprint->>'hash', e.fingerprint->>'method')::crashcache._event_input
-        FROM jsonb_to_recordset(batch) AS p(archive_id bigint, events jsonb)
-        JOIN crashcache.archive a ON a.id = p.archive_id
-        CROSS JOIN LATERAL jsonb_to_recordset(p.events) AS e(
-            event_id text, timestamp bigint, level text, platform text, title text, message text,
-            culprit text, release text, environment text, server_name text, logger text,
-            transaction text, os jsonb, runtime jsonb, browser jsonb, sdk jsonb, device_model text,
-            exception_type text, tags jsonb, "user" jsonb, user_key text, fingerprint jsonb)
-        WHERE p.events IS NOT NULL);
-    IF cardinality(rows) = 0 THEN
-        RETURN;
-    END IF;
-
-
     -- New issues take the title and culprit of their earliest event in the batch.
     INSERT INTO crashcache.issue (project_id, fingerprint, grouping_method, title, culprit, level)
     SELECT DISTINCT ON (r.project_id, r.fingerprint)
@@ -192,7 +116,7 @@ BEGIN
     FROM unnest(rows) r
     WHERE NOT EXISTS (SELECT FROM crashcache.issue i
                       WHERE i.project_id = r.project_id AND i.fingerprint = r.fingerprint)
-    ORDER BY r.project_id, r.fingerprint, r.ts
+    ORDER BY r.project_id, r.fingerprint, r.timestamp
     ON CONFLICT (project_id, fingerprint) DO NOTHING;
 
     -- Insert the events (an event id seen before is skipped), then count only those inserted
@@ -204,24 +128,13 @@ BEGIN
             message, culprit, release_id, environment_id, platform_id, os_id, runtime_id,
             browser_id, device_id, sdk_id, server_name_id, exception_type_id, transaction_id,
             logger_id, user_key, user_data, tags)
-        SELECT r.project_id, r.event_id, i.id, r.archive_id, r.ts, r.received_at, r.level,
-               r.title, r.message, r.culprit, d_rel.id, d_env.id, d_plat.id, d_os.id, d_rt.id,
-               d_br.id, d_dev.id, d_sdk.id, d_srv.id, d_exc.id, d_txn.id, d_log.id,
-               r.user_key, r.user_data, r.tags
+        SELECT r.project_id, r.event_id, i.id, r.archive_id, r.timestamp, r.received_at, r.level,
+               r.title, r.message, r.culprit, r.release_id, r.environment_id, r.platform_id,
+               r.os_id, r.runtime_id, r.browser_id, r.device_id, r.sdk_id, r.server_name_id,
+               r.exception_type_id, r.transaction_id, r.logger_id, r.user_key, r.user_data,
+               coalesce(r.tags, '{}')
         FROM unnest(rows) r
         JOIN crashcache.issue i ON i.project_id = r.project_id AND i.fingerprint = r.fingerprint
-        LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = r.release AND d_rel.version = ''
-        LEFT JOIN crashcache.dim_environment d_env ON d_env.name = r.environment AND d_env.version = ''
-        LEFT JOIN crashcache.dim_platform d_plat ON d_plat.name = r.platform AND d_plat.version = ''
-        LEFT JOIN crashcache.dim_os d_os ON d_os.name = r.os_name AND d_os.version = coalesce(r.os_version, '')
-        LEFT JOIN crashcache.dim_runtime d_rt ON d_rt.name = r.runtime_name AND d_rt.version = coalesce(r.runtime_version, '')
-        LEFT JOIN crashcache.dim_browser d_br ON d_br.name = r.browser_name AND d_br.version = coalesce(r.browser_version, '')
-        LEFT JOIN crashcache.dim_device d_dev ON d_dev.name = r.device AND d_dev.version = ''
-        LEFT JOIN crashcache.dim_sdk d_sdk ON d_sdk.name = r.sdk_name AND d_sdk.version = coalesce(r.sdk_version, '')
-        LEFT JOIN crashcache.dim_server_name d_srv ON d_srv.name = r.server_name AND d_srv.version = ''
-        LEFT JOIN crashcache.dim_exception_type d_exc ON d_exc.name = r.exception_type AND d_exc.version = ''
-        LEFT JOIN crashcache.dim_transaction d_txn ON d_txn.name = r.txn AND d_txn.version = ''
-        LEFT JOIN crashcache.dim_logger d_log ON d_log.name = r.logger AND d_log.version = ''
         -- In key order, as every insert that may wait for another worker's rows.
         ORDER BY r.project_id, r.event_id
         ON CONFLICT (project_id, event_id) DO NOTHING
@@ -263,73 +176,69 @@ END
 $$;
 
 -- ===================================================================== transactions and spans
-CREATE FUNCTION crashcache._store_transactions(batch jsonb)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+CREATE TYPE crashcache._transaction_row AS (
+    project_id int, archive_id bigint, event_id uuid, transaction_id int, op text, status text,
+    trace_id uuid, span_id text, start_time timestamptz, end_time timestamptz,
+    duration_ms double precision, release_id int, environment_id int, platform_id int,
+    sdk_id int, server_name_id int, user_key text, tags jsonb, span_count int
+);
+
+CREATE FUNCTION crashcache._store_transactions(rows crashcache._transaction_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 BEGIN
     INSERT INTO crashcache.transaction (
         project_id, event_id, archive_id, transaction_id, op, status, trace_id, span_id,
         start_time, end_time, duration_ms, release_id, environment_id, platform_id, sdk_id,
         server_name_id, user_key, tags, span_count)
-    SELECT a.project_id, t.event_id::uuid, a.id, d_txn.id, t.op, t.status, t.trace_id::uuid,
-           t.span_id, crashcache._ts(t.start_us), crashcache._event_time(t.end_us, a.received_at),
-           (t.end_us - t.start_us) / 1000.0, d_rel.id, d_env.id, d_plat.id, d_sdk.id, d_srv.id,
-           t.user_key, coalesce(t.tags::jsonb, '{}'), t.span_count
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, transactions jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.transactions) AS t(event_id text, name text, op text,
-        status text, trace_id text, span_id text, start_us bigint, end_us bigint, release text,
-        environment text, platform text, server_name text, sdk jsonb, tags jsonb, user_key text,
-        span_count int)
-    LEFT JOIN crashcache.dim_transaction d_txn ON d_txn.name = t.name AND d_txn.version = ''
-    LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = t.release AND d_rel.version = ''
-    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = t.environment AND d_env.version = ''
-    LEFT JOIN crashcache.dim_platform d_plat ON d_plat.name = t.platform AND d_plat.version = ''
-    LEFT JOIN crashcache.dim_server_name d_srv ON d_srv.name = t.server_name AND d_srv.version = ''
-    LEFT JOIN crashcache.dim_sdk d_sdk ON d_sdk.name = t.sdk->>'name' AND d_sdk.version = coalesce(t.sdk->>'version', '')
-    WHERE p.transactions IS NOT NULL
-    ORDER BY a.project_id, t.event_id
+    SELECT r.project_id, r.event_id, r.archive_id, r.transaction_id, r.op, r.status, r.trace_id,
+           r.span_id, r.start_time, r.end_time, r.duration_ms, r.release_id, r.environment_id,
+           r.platform_id, r.sdk_id, r.server_name_id, r.user_key, coalesce(r.tags, '{}'),
+           r.span_count
+    FROM unnest(rows) r
+    ORDER BY r.project_id, r.event_id
     ON CONFLICT (project_id, event_id) DO NOTHING;
+END
+$$;
 
+CREATE TYPE crashcache._span_row AS (
+    project_id int, archive_id bigint, trace_id uuid, span_id text, parent_span_id text,
+    transaction_event_id uuid, op text, description text, status text,
+    start_time timestamptz, end_time timestamptz, duration_ms double precision
+);
+
+CREATE FUNCTION crashcache._store_spans(rows crashcache._span_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
+BEGIN
     INSERT INTO crashcache.span (
         project_id, archive_id, trace_id, span_id, parent_span_id, transaction_event_id, op,
         description, status, start_time, end_time, duration_ms)
-    SELECT a.project_id, a.id, s.trace_id::uuid, s.span_id, s.parent_span_id,
-           s.transaction_event_id::uuid, s.op, s.description, s.status,
-           crashcache._ts(s.start_us), crashcache._ts(s.end_us), (s.end_us - s.start_us) / 1000.0
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, spans jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.spans) AS s(trace_id text, span_id text,
-        parent_span_id text, transaction_event_id text, op text, description text, status text,
-        start_us bigint, end_us bigint)
-    WHERE p.spans IS NOT NULL;
+    SELECT r.project_id, r.archive_id, r.trace_id, r.span_id, r.parent_span_id,
+           r.transaction_event_id, r.op, r.description, r.status, r.start_time, r.end_time,
+           r.duration_ms
+    FROM unnest(rows) r;
 END
 $$;
 
 -- ===================================================================== release health
-CREATE FUNCTION crashcache._store_sessions(batch jsonb)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+CREATE TYPE crashcache._session_row AS (
+    project_id int, archive_id bigint, sid text, did text, seq bigint, started timestamptz,
+    updated_at timestamptz, duration double precision, status text, errors bigint,
+    release_id int, environment_id int, ip_address text, user_agent text
+);
+
+CREATE FUNCTION crashcache._store_sessions(rows crashcache._session_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 BEGIN
     -- Of several updates of one session, the highest seq (then the latest) wins, and a session
     -- that has ended (exited, crashed, abnormal) keeps its final state.
     INSERT INTO crashcache.session AS cur (
         project_id, sid, archive_id, did, seq, started, updated_at, duration, status, errors,
         release_id, environment_id, ip_address, user_agent)
-    SELECT DISTINCT ON (a.project_id, s.sid)
-           a.project_id, s.sid, a.id, s.did, s.seq,
-           coalesce(crashcache._ts(s.started_us), crashcache._ts(s.timestamp_us), a.received_at),
-           coalesce(crashcache._ts(s.timestamp_us), a.received_at), s.duration, s.status, s.errors,
-           d_rel.id, d_env.id,
-           CASE WHEN s.ip_address = '{{auto}}' THEN host(a.client_ip) ELSE s.ip_address END,
-           s.user_agent
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, sessions jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.sessions) AS s(sid text, did text, seq bigint,
-        started_us bigint, timestamp_us bigint, duration float8, status text, errors bigint,
-        release text, environment text, ip_address text, user_agent text)
-    JOIN crashcache.dim_release d_rel ON d_rel.name = s.release AND d_rel.version = ''
-    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = s.environment AND d_env.version = ''
-    WHERE p.sessions IS NOT NULL
-    ORDER BY a.project_id, s.sid, s.seq DESC, coalesce(s.timestamp_us, 0) DESC
+    SELECT DISTINCT ON (r.project_id, r.sid)
+           r.project_id, r.sid, r.archive_id, r.did, r.seq, r.started, r.updated_at, r.duration,
+           r.status, r.errors, r.release_id, r.environment_id, r.ip_address, r.user_agent
+    FROM unnest(rows) r
+    ORDER BY r.project_id, r.sid, r.seq DESC, r.updated_at DESC
     ON CONFLICT (project_id, sid) DO UPDATE
     SET archive_id = EXCLUDED.archive_id, did = coalesce(EXCLUDED.did, cur.did),
         seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at,
@@ -339,55 +248,55 @@ BEGIN
         user_agent = coalesce(EXCLUDED.user_agent, cur.user_agent)
     WHERE cur.status NOT IN ('exited', 'crashed', 'abnormal')
       AND (EXCLUDED.seq, EXCLUDED.updated_at) >= (cur.seq, cur.updated_at);
+END
+$$;
 
+CREATE TYPE crashcache._session_aggregate_row AS (
+    project_id int, archive_id bigint, item_index int, bucket_index int, started timestamptz,
+    did text, release_id int, environment_id int, exited bigint, errored bigint,
+    abnormal bigint, crashed bigint
+);
+
+CREATE FUNCTION crashcache._store_session_aggregates(rows crashcache._session_aggregate_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
+BEGIN
     INSERT INTO crashcache.session_aggregate (
         archive_id, item_index, bucket_index, project_id, started, did, release_id,
         environment_id, exited, errored, abnormal, crashed)
-    SELECT a.id, s.item_index, s.bucket_index, a.project_id,
-           coalesce(crashcache._ts(s.started_us), a.received_at), s.did, d_rel.id, d_env.id,
-           s.exited, s.errored, s.abnormal, s.crashed
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, session_aggregates jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.session_aggregates) AS s(item_index int,
-        bucket_index int, started_us bigint, did text, exited bigint, errored bigint,
-        abnormal bigint, crashed bigint, release text, environment text)
-    JOIN crashcache.dim_release d_rel ON d_rel.name = s.release AND d_rel.version = ''
-    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = s.environment AND d_env.version = ''
-    WHERE p.session_aggregates IS NOT NULL
+    SELECT r.archive_id, r.item_index, r.bucket_index, r.project_id, r.started, r.did,
+           r.release_id, r.environment_id, r.exited, r.errored, r.abnormal, r.crashed
+    FROM unnest(rows) r
     ON CONFLICT DO NOTHING;
 END
 $$;
 
 -- ===================================================================== crons
-CREATE FUNCTION crashcache._store_check_ins(batch jsonb)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+CREATE TYPE crashcache._check_in_row AS (
+    project_id int, archive_id bigint, check_in_id uuid, monitor_slug text, monitor_config jsonb,
+    status text, duration double precision, release_id int, environment_id int,
+    timestamp timestamptz
+);
+
+CREATE FUNCTION crashcache._store_check_ins(rows crashcache._check_in_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 BEGIN
     -- A check-in that carries monitor_config (upsert) updates the monitor's schedule.
     INSERT INTO crashcache.monitor AS m (project_id, slug, config)
-    SELECT DISTINCT ON (a.project_id, c.monitor_slug) a.project_id, c.monitor_slug, c.monitor_config::jsonb
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, check_ins jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.check_ins) AS c(monitor_slug text, monitor_config jsonb)
-    WHERE p.check_ins IS NOT NULL
-    ORDER BY a.project_id, c.monitor_slug, (c.monitor_config IS NULL), a.id DESC
+    SELECT DISTINCT ON (r.project_id, r.monitor_slug) r.project_id, r.monitor_slug, r.monitor_config
+    FROM unnest(rows) r
+    ORDER BY r.project_id, r.monitor_slug, (r.monitor_config IS NULL), r.archive_id DESC
     ON CONFLICT (project_id, slug) DO UPDATE SET config = EXCLUDED.config
     WHERE EXCLUDED.config IS NOT NULL AND EXCLUDED.config IS DISTINCT FROM m.config;
 
     INSERT INTO crashcache.check_in AS cur (
         project_id, check_in_id, monitor_id, archive_id, status, duration, release_id,
         environment_id, timestamp)
-    SELECT DISTINCT ON (a.project_id, c.check_in_id)
-           a.project_id, c.check_in_id::uuid, m.id, a.id, c.status, c.duration, d_rel.id, d_env.id,
-           crashcache._event_time(c.timestamp_us, a.received_at)
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, check_ins jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.check_ins) AS c(check_in_id text, monitor_slug text,
-        status text, duration float8, release text, environment text, timestamp_us bigint)
-    JOIN crashcache.monitor m ON m.project_id = a.project_id AND m.slug = c.monitor_slug
-    LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = c.release AND d_rel.version = ''
-    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = c.environment AND d_env.version = ''
-    WHERE p.check_ins IS NOT NULL
-    ORDER BY a.project_id, c.check_in_id, a.id DESC
+    SELECT DISTINCT ON (r.project_id, r.check_in_id)
+           r.project_id, r.check_in_id, m.id, r.archive_id, r.status, r.duration, r.release_id,
+           r.environment_id, r.timestamp
+    FROM unnest(rows) r
+    JOIN crashcache.monitor m ON m.project_id = r.project_id AND m.slug = r.monitor_slug
+    ORDER BY r.project_id, r.check_in_id, r.archive_id DESC
     ON CONFLICT (project_id, check_in_id) DO UPDATE
     SET archive_id = EXCLUDED.archive_id, status = EXCLUDED.status,
         duration = coalesce(EXCLUDED.duration, cur.duration), timestamp = EXCLUDED.timestamp
@@ -396,73 +305,64 @@ END
 $$;
 
 -- ===================================================================== logs, attachments, reports, feedback
-CREATE FUNCTION crashcache._store_records(batch jsonb)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+CREATE TYPE crashcache._log_row AS (
+    project_id int, archive_id bigint, timestamp timestamptz, level text, severity_number int,
+    body text, trace_id uuid, release_id int, environment_id int, attributes jsonb
+);
+
+CREATE FUNCTION crashcache._store_logs(rows crashcache._log_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 BEGIN
     INSERT INTO crashcache.log (project_id, archive_id, timestamp, level, severity_number, body,
                                 trace_id, release_id, environment_id, attributes)
-    SELECT a.project_id, a.id, crashcache._event_time(l.timestamp_us, a.received_at), l.level,
-           l.severity_number, l.body, l.trace_id::uuid, d_rel.id, d_env.id, l.attributes::jsonb
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, logs jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.logs) AS l(timestamp_us bigint, level text,
-        severity_number int, body text, trace_id text, release text, environment text,
-        attributes jsonb)
-    LEFT JOIN crashcache.dim_release d_rel ON d_rel.name = l.release AND d_rel.version = ''
-    LEFT JOIN crashcache.dim_environment d_env ON d_env.name = l.environment AND d_env.version = ''
-    WHERE p.logs IS NOT NULL;
-
-    INSERT INTO crashcache.attachment (project_id, archive_id, item_index, event_id, filename,
-                                       content_type, attachment_type, size)
-    SELECT a.project_id, a.id, t.item_index, t.event_id::uuid, t.filename, t.content_type,
-           t.attachment_type, t.size
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, attachments jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.attachments) AS t(item_index int, event_id text,
-        filename text, content_type text, attachment_type text, size bigint)
-    WHERE p.attachments IS NOT NULL
-    ON CONFLICT (archive_id, item_index) DO NOTHING;
-
-    INSERT INTO crashcache.client_outcome (project_id, archive_id, timestamp, outcome, reason,
-                                           category, quantity)
-    SELECT a.project_id, a.id, crashcache._event_time(o.timestamp_us, a.received_at), o.outcome,
-           o.reason, o.category, o.quantity
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, outcomes jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.outcomes) AS o(timestamp_us bigint, outcome text,
-        reason text, category text, quantity bigint)
-    WHERE p.outcomes IS NOT NULL;
-
-    INSERT INTO crashcache.feedback (project_id, archive_id, event_id, name, email, message, timestamp)
-    SELECT a.project_id, a.id, f.event_id::uuid, f.name, f.email, f.message,
-           crashcache._event_time(f.timestamp_us, a.received_at)
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, feedback jsonb)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    CROSS JOIN LATERAL jsonb_to_recordset(p.feedback) AS f(event_id text, name text, email text,
-        message text, timestamp_us bigint)
-    WHERE p.feedback IS NOT NULL;
+    SELECT r.project_id, r.archive_id, r.timestamp, r.level, r.severity_number, r.body,
+           r.trace_id, r.release_id, r.environment_id, r.attributes
+    FROM unnest(rows) r;
 END
 $$;
 
--- ===================================================================== one batch
--- Writes everything one digest batch produced.
-CREATE FUNCTION crashcache._store_digest(batch jsonb)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-    INSERT INTO crashcache.queue_error (archive_id, project_id, reason)
-    SELECT a.id, a.project_id, p.error
-    FROM jsonb_to_recordset(batch) AS p(archive_id bigint, error text)
-    JOIN crashcache.archive a ON a.id = p.archive_id
-    WHERE p.error IS NOT NULL
-    ON CONFLICT (archive_id) DO UPDATE SET reason = EXCLUDED.reason, failed_at = now();
+CREATE TYPE crashcache._attachment_row AS (
+    project_id int, archive_id bigint, item_index int, event_id uuid, filename text,
+    content_type text, attachment_type text, size bigint
+);
 
-    -- First, in one sorted pass: every dimension value the rows below refer to.
-    PERFORM crashcache._ensure_dimensions(crashcache._batch_dimensions(batch));
-    PERFORM crashcache._store_transactions(batch);
-    PERFORM crashcache._store_sessions(batch);
-    PERFORM crashcache._store_check_ins(batch);
-    PERFORM crashcache._store_records(batch);
-    -- Last: it locks the issues it counts into until the batch commits.
-    PERFORM crashcache._store_events(batch);
+CREATE FUNCTION crashcache._store_attachments(rows crashcache._attachment_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
+BEGIN
+    INSERT INTO crashcache.attachment (project_id, archive_id, item_index, event_id, filename,
+                                       content_type, attachment_type, size)
+    SELECT r.project_id, r.archive_id, r.item_index, r.event_id, r.filename, r.content_type,
+           r.attachment_type, r.size
+    FROM unnest(rows) r
+    ON CONFLICT (archive_id, item_index) DO NOTHING;
+END
+$$;
+
+CREATE TYPE crashcache._outcome_row AS (
+    project_id int, archive_id bigint, timestamp timestamptz, outcome text, reason text,
+    category text, quantity bigint
+);
+
+CREATE FUNCTION crashcache._store_outcomes(rows crashcache._outcome_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
+BEGIN
+    INSERT INTO crashcache.client_outcome (project_id, archive_id, timestamp, outcome, reason,
+                                           category, quantity)
+    SELECT r.project_id, r.archive_id, r.timestamp, r.outcome, r.reason, r.category, r.quantity
+    FROM unnest(rows) r;
+END
+$$;
+
+CREATE TYPE crashcache._feedback_row AS (
+    project_id int, archive_id bigint, event_id uuid, name text, email text, message text,
+    timestamp timestamptz
+);
+
+CREATE FUNCTION crashcache._store_feedback(rows crashcache._feedback_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
+BEGIN
+    INSERT INTO crashcache.feedback (project_id, archive_id, event_id, name, email, message, timestamp)
+    SELECT r.project_id, r.archive_id, r.event_id, r.name, r.email, r.message, r.timestamp
+    FROM unnest(rows) r;
 END
 $$;

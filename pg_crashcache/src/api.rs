@@ -6,7 +6,7 @@ use crashcache_core::{
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
-use crate::{capacity, dictionary, guc, wake};
+use crate::{capacity, dictionary, errors, guc, wake};
 
 fn payload_kind(kind: &str) -> payload::PayloadKind {
     payload::PayloadKind::from_name(kind)
@@ -18,9 +18,97 @@ fn limit(arg: Option<i32>, setting: &pgrx::guc::GucSetting<i32>) -> usize {
         .unwrap_or_else(|| guc::bytes(setting))
 }
 
+/// What `_prepare_payload` answers for one request body: the error columns or the payload
+/// columns, named here and put in the SQL signature's order in one place (`into_row`).
+#[derive(Default)]
+struct PreparedPayload {
+    error_code: Option<String>,
+    http_status: i32,
+    detail: Option<String>,
+    content_hash: Option<Vec<u8>>,
+    codec: Option<i16>,
+    stored: Option<Vec<u8>>,
+    raw_size: Option<i32>,
+    event_id: Option<String>,
+    dsn_key: Option<String>,
+}
+
+type PreparedRow = (
+    Option<String>,
+    i32,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<i16>,
+    Option<Vec<u8>>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+);
+
+impl PreparedPayload {
+    fn accepted(p: ingest::Prepared) -> Self {
+        Self {
+            http_status: 200,
+            content_hash: Some(p.content_hash.to_vec()),
+            codec: Some(p.codec),
+            stored: Some(p.stored),
+            raw_size: Some(i32::try_from(p.raw_size).unwrap_or(i32::MAX)),
+            event_id: p.event_id,
+            dsn_key: p.dsn_key,
+            ..Self::default()
+        }
+    }
+
+    fn refused(e: ingest::IngestError) -> Self {
+        Self {
+            error_code: Some(e.code().to_string()),
+            http_status: e.http_status(),
+            detail: Some(e.to_string()),
+            ..Self::default()
+        }
+    }
+
+    fn into_row(self) -> PreparedRow {
+        let Self {
+            error_code,
+            http_status,
+            detail,
+            content_hash,
+            codec,
+            stored,
+            raw_size,
+            event_id,
+            dsn_key,
+        } = self;
+        (
+            error_code,
+            http_status,
+            detail,
+            content_hash,
+            codec,
+            stored,
+            raw_size,
+            event_id,
+            dsn_key,
+        )
+    }
+}
+
+/// Dictionary `id` for unpacking, if the payload names one; a dictionary that cannot be read
+/// is an error that says which.
+fn dictionary_for(id: Option<u32>) -> Option<std::rc::Rc<archive::Dictionary>> {
+    let id = id?;
+    dictionary::get(id).unwrap_or_else(|e| {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+            format!("cannot read crashcache.dictionary {id}: {e}"),
+        )
+    })
+}
+
 /// Decodes, checks, hashes and packs a request body for `crashcache.ingest`. Either the error
 /// columns or the payload columns are set. Stable, not immutable: it reads the size settings
-/// and the dictionary table.
+/// and the dictionary table. (pgrx names a record's columns only in the signature.)
 #[allow(clippy::type_complexity)]
 #[pg_extern(name = "_prepare_payload", stable, parallel_restricted)]
 fn prepare_payload(
@@ -52,35 +140,14 @@ fn prepare_payload(
             max_sessions: guc::bytes(&guc::MAX_SESSIONS),
         },
     };
-    let dictionary = dictionary_id
-        .and_then(|id| u32::try_from(id).ok())
-        .and_then(dictionary::get);
+    let dictionary = dictionary_for(dictionary_id.and_then(|id| u32::try_from(id).ok()));
     let kind = payload_kind(kind);
-    let row = match ingest::prepare(body, content_encoding, kind, limits, dictionary.as_deref()) {
-        Ok(p) => (
-            None,
-            200,
-            None,
-            Some(p.content_hash.to_vec()),
-            Some(p.codec),
-            Some(p.stored),
-            Some(i32::try_from(p.raw_size).unwrap_or(i32::MAX)),
-            p.event_id,
-            p.dsn_key,
-        ),
-        Err(e) => (
-            Some(e.code().to_string()),
-            e.http_status(),
-            Some(e.to_string()),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        ),
-    };
-    TableIterator::once(row)
+    let prepared =
+        match ingest::prepare(body, content_encoding, kind, limits, dictionary.as_deref()) {
+            Ok(p) => PreparedPayload::accepted(p),
+            Err(e) => PreparedPayload::refused(e),
+        };
+    TableIterator::once(prepared.into_row())
 }
 
 /// Wakes the digest workers when the current transaction commits.
@@ -151,7 +218,7 @@ fn digest_payload(payload: &[u8], kind: default!(&str, "'envelope'")) -> JsonB {
 /// it reads the decompression limit and the dictionary table.
 #[pg_extern(stable, strict, parallel_restricted)]
 fn unpack(codec: i16, stored: &[u8]) -> Vec<u8> {
-    let dictionary = archive::dictionary_id(codec, stored).and_then(dictionary::get);
+    let dictionary = dictionary_for(archive::dictionary_id(codec, stored));
     let limit = guc::bytes(&guc::MAX_DECOMPRESSED_BYTES);
     match archive::unpack(codec, stored, limit, dictionary.as_deref()) {
         Ok(bytes) => bytes,

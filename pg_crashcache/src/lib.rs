@@ -10,6 +10,7 @@ mod api;
 mod capacity;
 mod dictionary;
 mod digest;
+mod errors;
 mod guc;
 mod wake;
 mod web_api;

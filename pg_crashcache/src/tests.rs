@@ -347,5 +347,8 @@ mod tests {
     }
 }
 
+#[cfg(any(test, feature = "pg_test"))]
+mod contract;
+
 #[cfg(test)]
 mod workers;

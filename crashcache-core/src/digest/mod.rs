@@ -4,7 +4,13 @@
 //! at will. A payload is digested whole or not at all: if any item is broken the payload goes
 //! to the error queue, so that digesting it again later never half-duplicates it.
 
+pub mod columns;
+pub mod dimension;
 mod items;
+pub mod received;
+mod rows;
+#[cfg(any(test, feature = "sample"))]
+pub mod sample;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -14,6 +20,9 @@ use crate::envelope::{self, EnvelopeError, Item};
 use crate::normalise::{self, EventFacts};
 use crate::payload::{self, PayloadError, PayloadKind};
 use crate::{ids, json_repair};
+
+use columns::{DimensionIds, Origin, SqlRow};
+use dimension::DimensionValue;
 
 pub use items::{
     AttachmentRow, CheckInRow, FeedbackRow, LogRow, OutcomeRow, SessionAggregateRow, SessionRow,
@@ -35,6 +44,93 @@ pub struct Digest {
     pub feedback: Vec<FeedbackRow>,
     /// Item types this tracker does not keep (replays, profiles, …), skipped on purpose.
     pub skipped: Vec<String>,
+}
+
+/// Visits one kind of a batch's rows at a time ([`visit_tables`]).
+pub trait TableVisitor<'b> {
+    /// `store` is the SQL function that stores rows of type `R`.
+    fn visit<R: SqlRow>(&mut self, store: &'static str, rows: Vec<(&'b Origin<'b>, &'b R)>);
+}
+
+/// Each kind of row of a batch of digests, with the payload each came from, in the order they
+/// are stored: events last, because they lock the issues they count into until the batch
+/// commits. This is the one list of the tables a digest writes to.
+pub fn visit_tables<'b>(batch: &'b [(Origin<'b>, Digest)], visitor: &mut impl TableVisitor<'b>) {
+    fn rows<'b, R>(
+        batch: &'b [(Origin<'b>, Digest)],
+        of: impl Fn(&'b Digest) -> &'b [R],
+    ) -> Vec<(&'b Origin<'b>, &'b R)> {
+        batch
+            .iter()
+            .flat_map(|(origin, digest)| of(digest).iter().map(move |row| (origin, row)))
+            .collect()
+    }
+    visitor.visit(
+        "crashcache._store_transactions",
+        rows(batch, |d| &d.transactions),
+    );
+    visitor.visit("crashcache._store_spans", rows(batch, |d| &d.spans));
+    visitor.visit("crashcache._store_sessions", rows(batch, |d| &d.sessions));
+    visitor.visit(
+        "crashcache._store_session_aggregates",
+        rows(batch, |d| &d.session_aggregates),
+    );
+    visitor.visit("crashcache._store_check_ins", rows(batch, |d| &d.check_ins));
+    visitor.visit("crashcache._store_logs", rows(batch, |d| &d.logs));
+    visitor.visit(
+        "crashcache._store_attachments",
+        rows(batch, |d| &d.attachments),
+    );
+    visitor.visit("crashcache._store_outcomes", rows(batch, |d| &d.outcomes));
+    visitor.visit("crashcache._store_feedback", rows(batch, |d| &d.feedback));
+    visitor.visit("crashcache._store_events", rows(batch, |d| &d.events));
+}
+
+/// The dimension values a batch refers to that `known` has no id for, sorted, without repeats.
+pub fn unknown_dimension_values<'b>(
+    batch: &'b [(Origin<'b>, Digest)],
+    known: &impl DimensionIds,
+) -> Vec<DimensionValue> {
+    struct Collect<'k, K> {
+        known: &'k K,
+        values: Vec<DimensionValue>,
+    }
+    impl<'b, K: DimensionIds> TableVisitor<'b> for Collect<'_, K> {
+        fn visit<R: SqlRow>(&mut self, _: &'static str, rows: Vec<(&'b Origin<'b>, &'b R)>) {
+            columns::dimension_values(
+                rows.into_iter().map(|(_, row)| row),
+                self.known,
+                &mut self.values,
+            );
+        }
+    }
+    let mut collect = Collect {
+        known,
+        values: Vec::new(),
+    };
+    visit_tables(batch, &mut collect);
+    collect.values.sort_unstable();
+    collect.values.dedup();
+    collect.values
+}
+
+/// Never called: taken apart without `..`, it fails to compile when a kind of row is added
+/// to [`Digest`], until [`visit_tables`] stores it and this lists it.
+#[allow(dead_code)]
+fn every_kind_is_visited(digest: &Digest) {
+    let Digest {
+        events: _,
+        transactions: _,
+        spans: _,
+        sessions: _,
+        session_aggregates: _,
+        check_ins: _,
+        logs: _,
+        attachments: _,
+        outcomes: _,
+        feedback: _,
+        skipped: _,
+    } = digest;
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]

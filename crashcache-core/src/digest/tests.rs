@@ -5,6 +5,8 @@
 use super::*;
 use crate::test_fixtures::python_envelope;
 use crate::{archive, ingest};
+use columns::{Columns, NoIds, Values};
+use dimension::Dimension;
 
 /// 07:14:00Z on the day the Python captures were made, in epoch microseconds.
 const CAPTURE_MINUTE_US: i64 = 1_795_331_640_000_000;
@@ -430,4 +432,164 @@ fn rows_serialise_with_the_names_sql_reads() {
     ] {
         assert!(attachment.get(column).is_some(), "{column}");
     }
+}
+
+// ----------------------------------------------------------------- the typed contract
+
+fn origin(archive_id: i64) -> Origin<'static> {
+    Origin {
+        archive_id,
+        project_id: 7,
+        received_at: sample::SAMPLE_TIME_US + 1_000_000,
+        client_ip: Some("192.0.2.7"),
+    }
+}
+
+/// Every visited kind of row, with the store function and its columns for the sample.
+struct Tables(Vec<(&'static str, &'static str, Vec<columns::Column>)>);
+
+impl<'b> TableVisitor<'b> for Tables {
+    fn visit<R: SqlRow>(&mut self, store: &'static str, rows: Vec<(&'b Origin<'b>, &'b R)>) {
+        let columns = Columns::of(rows, &NoIds).into_columns();
+        self.0.push((store, R::SQL_TYPE, columns));
+    }
+}
+
+fn sample_tables(batch: &[(Origin<'static>, Digest)]) -> Tables {
+    let mut tables = Tables(Vec::new());
+    visit_tables(batch, &mut tables);
+    tables
+}
+
+#[test]
+fn every_kind_of_row_is_stored_once_events_last() {
+    let batch = vec![(origin(1), sample::full_digest())];
+    let tables = sample_tables(&batch);
+    let stores: Vec<_> = tables.0.iter().map(|(store, _, _)| *store).collect();
+    assert_eq!(stores.len(), 10);
+    assert_eq!(stores.last(), Some(&"crashcache._store_events"));
+    let mut unique = stores.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), stores.len());
+    for (store, row_type, columns) in &tables.0 {
+        assert!(!columns.is_empty(), "{store}: the sample has a row");
+        let mut names: Vec<_> = columns.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), columns.len(), "{row_type}: a column twice");
+        assert_eq!(columns[0].name, "project_id", "{row_type}");
+        assert_eq!(columns[1].name, "archive_id", "{row_type}");
+    }
+}
+
+#[test]
+fn columns_hold_one_value_per_row() {
+    let batch = vec![
+        (origin(1), sample::full_digest()),
+        (origin(2), sample::full_digest()),
+    ];
+    let tables = sample_tables(&batch);
+    for (_, row_type, columns) in &tables.0 {
+        for column in columns {
+            let len = match &column.values {
+                Values::Int4(v) => v.len(),
+                Values::Int8(v) => v.len(),
+                Values::Float8(v) => v.len(),
+                Values::Bool(v) => v.len(),
+                Values::Text(v) => v.len(),
+                Values::Time(v) => v.len(),
+            };
+            assert_eq!(len, 2, "{row_type}.{}", column.name);
+        }
+    }
+    let events = &tables.0.last().unwrap().2;
+    assert_eq!(
+        events
+            .iter()
+            .find(|c| c.name == "archive_id")
+            .unwrap()
+            .values,
+        Values::Int8(vec![Some(1), Some(2)])
+    );
+}
+
+fn event_column(facts: EventFacts, origin: Origin<'_>, name: &str) -> Values {
+    Columns::of([(&origin, &facts)], &NoIds)
+        .into_columns()
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .values
+}
+
+#[test]
+fn rows_settle_times_and_addresses_from_their_origin() {
+    let mut facts = sample::full_digest().events.remove(0);
+    let o = origin(1);
+    // An SDK clock an hour ahead gives way to the arrival time.
+    facts.timestamp = Some(o.received_at + 3_600_000_000);
+    assert_eq!(
+        event_column(facts.clone(), o, "timestamp"),
+        Values::Time(vec![Some(o.received_at)])
+    );
+    assert_eq!(
+        event_column(facts.clone(), o, "user_data"),
+        Values::Text(vec![Some(r#"{"id":"u1","ip_address":"192.0.2.7"}"#.into())])
+    );
+    assert_eq!(
+        event_column(
+            facts,
+            Origin {
+                client_ip: None,
+                ..o
+            },
+            "user_key"
+        ),
+        Values::Text(vec![None])
+    );
+}
+
+#[test]
+fn text_cannot_carry_nul_into_postgresql() {
+    let mut facts = sample::full_digest().events.remove(0);
+    facts.message = Some("a\0b".into());
+    facts.tags.insert("k".into(), serde_json::json!("x\u{0}y"));
+    let o = origin(1);
+    assert_eq!(
+        event_column(facts.clone(), o, "message"),
+        Values::Text(vec![Some("a\u{fffd}b".into())])
+    );
+    let Values::Text(tags) = event_column(facts, o, "tags") else {
+        panic!("tags are text")
+    };
+    assert!(!tags[0].as_deref().unwrap().contains("\\u0000"));
+}
+
+#[test]
+fn only_unknown_dimension_values_are_asked_for() {
+    struct KnowsReleases;
+    impl columns::DimensionIds for KnowsReleases {
+        fn id(&self, dimension: Dimension, _: &str, _: &str) -> Option<i32> {
+            (dimension == Dimension::Release).then_some(1)
+        }
+    }
+    let batch = vec![
+        (origin(1), sample::full_digest()),
+        (origin(2), sample::full_digest()),
+    ];
+    let all = unknown_dimension_values(&batch, &NoIds);
+    // The sample names each of the 12 dimensions; both payloads the same values.
+    let mut dimensions: Vec<_> = all.iter().map(|v| v.dimension).collect();
+    dimensions.dedup();
+    assert_eq!(dimensions, Dimension::ALL.to_vec());
+    assert_eq!(all.len(), 12);
+    let os = all.iter().find(|v| v.dimension == Dimension::Os).unwrap();
+    assert_eq!(
+        (os.name.as_str(), os.version.as_str()),
+        ("Linux", "Linux-1.0")
+    );
+    let unknown = unknown_dimension_values(&batch, &KnowsReleases);
+    assert_eq!(unknown.len(), 11);
+    assert!(unknown.iter().all(|v| v.dimension != Dimension::Release));
 }

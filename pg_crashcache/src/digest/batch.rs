@@ -1,39 +1,38 @@
-//! One digest batch: claim queued payloads, digest each with the pure core, and hand all rows
-//! to `crashcache._store_digest` in one statement. Runs inside the caller's transaction and
-//! never sleeps.
+//! One digest batch: claim queued payloads, digest each with the pure core, resolve the
+//! dimension values they name, and store each kind of row with one statement. Runs inside the
+//! caller's transaction and never sleeps.
 
-use crashcache_core::digest::{self, Digest};
 use std::rc::Rc;
 
 use crashcache_core::archive::{self, Dictionary};
-use crashcache_core::{json_repair, payload::PayloadKind};
+use crashcache_core::digest::columns::Origin;
+use crashcache_core::digest::{self, Digest};
+use crashcache_core::payload::PayloadKind;
+use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
-use serde::Serialize;
 
+use super::dimensions::{self, BatchIds, Ids};
+use super::legacy;
+use super::store::{self, Store};
 use crate::{dictionary, guc};
 
 /// What a batch did.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default)]
 pub struct BatchOutcome {
     /// Payloads taken off the queue.
     pub claimed: usize,
     /// Of those, payloads moved to the error queue.
     pub failed: usize,
-}
-
-/// One payload's result, as `_store_digest` reads it.
-#[derive(Serialize)]
-struct DigestedPayload {
-    archive_id: i64,
-    /// Why the payload could not be digested; it then goes to `crashcache.queue_error`.
-    error: Option<String>,
-    #[serde(flatten)]
-    rows: Option<Digest>,
+    /// Dimension ids the batch learned, to keep once it has committed.
+    pub learned: Ids,
 }
 
 struct Claimed {
     archive_id: i64,
+    project_id: i32,
+    received_at: i64,
+    client_ip: Option<String>,
     kind: String,
     codec: i16,
     body: Vec<u8>,
@@ -42,28 +41,55 @@ struct Claimed {
     dictionary: Option<Rc<Dictionary>>,
 }
 
+impl Claimed {
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            archive_id: self.archive_id,
+            project_id: self.project_id,
+            received_at: self.received_at,
+            client_ip: self.client_ip.as_deref(),
+        }
+    }
+}
+
 /// Claims up to `limit` payloads (only `only`, when given) and stores what they digest to.
-pub fn run(limit: i32, only: Option<i64>) -> Result<BatchOutcome, spi::Error> {
+/// `known` are the dimension ids the worker has.
+pub fn run(limit: i32, only: Option<i64>, known: &Ids) -> Result<BatchOutcome, spi::Error> {
     Spi::connect_mut(|client| {
-        let claimed = claim(client, limit, only)?;
+        let typed = legacy::schema_takes_typed_rows(client)?;
+        let claimed = claim(client, limit, only, typed)?;
         if claimed.is_empty() {
             return Ok(BatchOutcome::default());
         }
-        let results: Vec<DigestedPayload> = claimed.iter().map(digest_one).collect();
-        let outcome = BatchOutcome {
+        let results: Vec<(i64, Result<Digest, String>)> = claimed
+            .iter()
+            .map(|p| (p.archive_id, digest_one(p)))
+            .collect();
+        let mut outcome = BatchOutcome {
             claimed: results.len(),
-            failed: results.iter().filter(|r| r.error.is_some()).count(),
+            failed: results.iter().filter(|(_, r)| r.is_err()).count(),
+            learned: Ids::default(),
         };
-        // PostgreSQL's text and jsonb refuse U+0000, which events may carry.
-        let doc = json_repair::replace_nul_escapes(
-            serde_json::to_string(&results)
-                .unwrap_or_else(|e| error!("cannot serialise digest batch: {e}")),
-        );
-        client.update(
-            "SELECT crashcache._store_digest($1::jsonb)",
-            None,
-            &[doc.into()],
-        )?;
+        if !typed {
+            legacy::store(client, &results)?;
+            return Ok(outcome);
+        }
+        let mut batch = Vec::with_capacity(results.len());
+        for (payload, (archive_id, result)) in claimed.iter().zip(results) {
+            match result {
+                Ok(rows) => batch.push((payload.origin(), rows)),
+                Err(reason) => fail_with(client, archive_id, &reason)?,
+            }
+        }
+        let unknown = digest::unknown_dimension_values(&batch, known);
+        outcome.learned = dimensions::learn(client, unknown)?;
+        let ids = BatchIds {
+            known,
+            learned: &outcome.learned,
+        };
+        let mut store = Store::new(client, &ids);
+        digest::visit_tables(&batch, &mut store);
+        store.finish()?;
         Ok(outcome)
     })
 }
@@ -72,9 +98,17 @@ fn claim(
     client: &mut SpiClient<'_>,
     limit: i32,
     only: Option<i64>,
+    typed: bool,
 ) -> Result<Vec<Claimed>, spi::Error> {
+    // An older schema's _claim returns the first five columns only.
+    let sql = if typed {
+        "SELECT archive_id, kind, codec, body, content_hash, project_id, received_at, client_ip
+         FROM crashcache._claim($1, $2, $3)"
+    } else {
+        "SELECT archive_id, kind, codec, body, content_hash FROM crashcache._claim($1, $2, $3)"
+    };
     let rows = client.update(
-        "SELECT archive_id, kind, codec, body, content_hash FROM crashcache._claim($1, $2, $3)",
+        sql,
         None,
         &[
             limit.into(),
@@ -84,63 +118,65 @@ fn claim(
     )?;
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
-        let codec = row.get::<i16>(3)?.unwrap_or_default();
-        let body = row.get::<Vec<u8>>(4)?.unwrap_or_default();
+        let (project_id, received_at, client_ip) = if typed {
+            (
+                row.get::<i32>(6)?.unwrap_or_default(),
+                row.get::<TimestampWithTimeZone>(7)?
+                    .map_or(0, store::from_timestamptz),
+                row.get::<String>(8)?,
+            )
+        } else {
+            (0, 0, None)
+        };
         claimed.push(Claimed {
             archive_id: row.get::<i64>(1)?.unwrap_or_default(),
             kind: row.get::<String>(2)?.unwrap_or_default(),
+            codec: row.get::<i16>(3)?.unwrap_or_default(),
+            body: row.get::<Vec<u8>>(4)?.unwrap_or_default(),
             content_hash: row.get::<Vec<u8>>(5)?.unwrap_or_default(),
+            project_id,
+            received_at,
+            client_ip,
             dictionary: None,
-            codec,
-            body,
         });
     }
     for payload in &mut claimed {
-        payload.dictionary = archive::dictionary_id(payload.codec, &payload.body)
-            .and_then(|id| dictionary::get_with(client, id));
+        if let Some(id) = archive::dictionary_id(payload.codec, &payload.body) {
+            payload.dictionary = dictionary::get_with(client, id)?;
+        }
     }
     Ok(claimed)
 }
 
-fn digest_one(payload: &Claimed) -> DigestedPayload {
-    let result = (|| {
-        let kind = PayloadKind::from_name(&payload.kind)
-            .ok_or_else(|| format!("unknown payload kind {:?}", payload.kind))?;
-        let hash: [u8; 32] = payload
-            .content_hash
-            .as_slice()
-            .try_into()
-            .map_err(|_| "archive has no valid content hash".to_string())?;
-        let limit = guc::bytes(&guc::MAX_DECOMPRESSED_BYTES);
-        let decoded = archive::unpack(
-            payload.codec,
-            &payload.body,
-            limit,
-            payload.dictionary.as_deref(),
-        )
-        .map_err(|e| e.to_string())?;
-        digest::digest(kind, &decoded, &hash).map_err(|e| e.to_string())
-    })();
-    match result {
-        Ok(rows) => DigestedPayload {
-            archive_id: payload.archive_id,
-            error: None,
-            rows: Some(rows),
-        },
-        Err(reason) => DigestedPayload {
-            archive_id: payload.archive_id,
-            error: Some(reason),
-            rows: None,
-        },
-    }
+fn digest_one(payload: &Claimed) -> Result<Digest, String> {
+    let kind = PayloadKind::from_name(&payload.kind)
+        .ok_or_else(|| format!("unknown payload kind {:?}", payload.kind))?;
+    let hash: [u8; 32] = payload
+        .content_hash
+        .as_slice()
+        .try_into()
+        .map_err(|_| "archive has no valid content hash".to_string())?;
+    let limit = guc::bytes(&guc::MAX_DECOMPRESSED_BYTES);
+    let decoded = archive::unpack(
+        payload.codec,
+        &payload.body,
+        limit,
+        payload.dictionary.as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
+    digest::digest(kind, &decoded, &hash).map_err(|e| e.to_string())
+}
+
+const FAIL: &str = "SELECT crashcache._fail_payload($1, $2)";
+
+fn fail_with(client: &mut SpiClient<'_>, archive_id: i64, reason: &str) -> Result<(), spi::Error> {
+    client.update(FAIL, None, &[archive_id.into(), reason.into()])?;
+    Ok(())
 }
 
 /// Moves one payload to the error queue, for a payload whose rows the database refused.
 pub fn fail(archive_id: i64, reason: &str) -> Result<(), spi::Error> {
-    Spi::run_with_args(
-        "SELECT crashcache._fail_payload($1, $2)",
-        &[archive_id.into(), reason.into()],
-    )
+    Spi::run_with_args(FAIL, &[archive_id.into(), reason.into()])
 }
 
 /// Trains the first dictionary if there is none and the archive holds `after` payloads.

@@ -16,6 +16,7 @@ use pgrx::prelude::*;
 use pgrx::spi;
 
 use super::batch::{self, BatchOutcome};
+use super::dimensions::Ids;
 use crate::{guc, wake};
 
 /// How long to wait for `CREATE EXTENSION` before looking again.
@@ -84,6 +85,8 @@ struct Worker {
     trains_dictionary: bool,
     /// When it last looked.
     dictionary_checked: Option<std::time::Instant>,
+    /// The dimension ids it has learned.
+    dimensions: Ids,
 }
 
 impl Worker {
@@ -100,7 +103,8 @@ impl Worker {
             self.retry_singly -= 1;
             self.digest_one_alone()
         } else {
-            match in_transaction(|| batch::run(batch_size, None)) {
+            let known = &self.dimensions;
+            match in_transaction(|| batch::run(batch_size, None, known)) {
                 Ok(outcome) => Ok(outcome),
                 // No payload is at fault: the same batch runs again.
                 Err(failed) if self.retry_transient(&failed) => {
@@ -117,7 +121,7 @@ impl Worker {
         match result {
             Ok(outcome) => {
                 self.transient_retries = 0;
-                count(outcome);
+                let outcome = self.committed(outcome);
                 if outcome.claimed > 0
                     && (self.retry_singly > 0 || outcome.claimed >= batch_size as usize)
                 {
@@ -187,7 +191,8 @@ impl Worker {
             self.retry_singly = 0;
             return Ok(BatchOutcome::default());
         };
-        match in_transaction(|| batch::run(1, Some(archive_id))) {
+        let known = &self.dimensions;
+        match in_transaction(|| batch::run(1, Some(archive_id), known)) {
             Ok(outcome) => Ok(outcome),
             // Not the payload's fault: it stays queued for the next try.
             Err(failed) if self.transient_retries < MAX_TRANSIENT_RETRIES && failed.transient => {
@@ -198,16 +203,23 @@ impl Worker {
                 Ok(BatchOutcome {
                     claimed: 1,
                     failed: 1,
+                    ..BatchOutcome::default()
                 })
             }
         }
     }
 }
 
-fn count(outcome: BatchOutcome) {
-    if let Some(board) = wake::board() {
-        board.digested.fetch_add(outcome.claimed as u64, Relaxed);
-        board.failed.fetch_add(outcome.failed as u64, Relaxed);
+impl Worker {
+    /// After a batch committed: keeps the ids it learned and counts it on the board.
+    fn committed(&mut self, mut outcome: BatchOutcome) -> BatchOutcome {
+        self.dimensions
+            .remember(std::mem::take(&mut outcome.learned));
+        if let Some(board) = wake::board() {
+            board.digested.fetch_add(outcome.claimed as u64, Relaxed);
+            board.failed.fetch_add(outcome.failed as u64, Relaxed);
+        }
+        outcome
     }
 }
 
