@@ -1,11 +1,19 @@
-//! Where things are in a Sentry event's JSON: exceptions, stack frames and the message.
+//! Where things are in a Sentry event's JSON, and what they say: exceptions, stack frames,
+//! the message, the level and the tags.
 //!
-//! Every shape SDKs send is accepted here. Grouping and normalising both read events through
-//! this module, so the two never disagree about which exception or frame an event is about.
+//! Every shape SDKs send is accepted here. Grouping (`fingerprint`) and normalising both read
+//! events through this module, and neither through the other, so the two never disagree about
+//! which exception, frame, level or tag an event is about.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::json::str_field;
+use crate::json::{str_field, truncate_str};
+
+/// Beyond this many tags the rest are dropped; no real SDK comes close.
+const MAX_TAGS: usize = 200;
+/// Tag keys and values are cut here: they go to dimension tables, bounded as `normalise`
+/// bounds the other dimension values.
+const MAX_TAG_CHARS: usize = 200;
 
 /// The exception objects of an event, innermost first as Sentry orders them. Accepts
 /// `exception.values`, a bare array, and the legacy single exception object.
@@ -105,6 +113,85 @@ pub(crate) fn message(event: &Value, prefer: MessageForm) -> Option<&str> {
     .find(|s| !s.is_empty())
 }
 
+/// Sentry's five levels; the aliases other loggers use are mapped, anything else is `error`.
+pub(crate) fn normalise_level(value: Option<&Value>) -> &'static str {
+    let Some(level) = value.and_then(Value::as_str) else {
+        return "error";
+    };
+    match level.trim().to_ascii_lowercase().as_str() {
+        "fatal" | "critical" => "fatal",
+        "warning" | "warn" => "warning",
+        "info" | "log" => "info",
+        "debug" | "trace" => "debug",
+        _ => "error",
+    }
+}
+
+/// Tags in any shape seen in the wild, as a map of string to string:
+/// an object (non-string values become their JSON text, nulls are dropped), an array of
+/// `[key, value]` pairs or `{"key": .., "value": ..}` objects, or an array of `"key:value"`
+/// strings (split at the first colon). A string without a colon is a bare label, as log
+/// shippers send them (`_grokparsefailure`): it becomes a tag with an empty value, since
+/// inventing a value like `true` would collide with a real `label:true`. Keys are trimmed
+/// and empty keys dropped; keys and values are cut to 200 characters; later duplicates win.
+pub(crate) fn parse_tags(value: Option<&Value>) -> Map<String, Value> {
+    let mut tags = Map::new();
+    let mut insert = |key: &str, value: Option<String>| {
+        let key = key.trim();
+        let Some(value) = value else { return };
+        if key.is_empty() || (tags.len() >= MAX_TAGS && !tags.contains_key(key)) {
+            return;
+        }
+        let value = truncate_str(value.trim(), MAX_TAG_CHARS).to_string();
+        tags.insert(
+            truncate_str(key, MAX_TAG_CHARS).to_string(),
+            Value::String(value),
+        );
+    };
+    match value {
+        Some(Value::Object(map)) => {
+            for (key, value) in map {
+                insert(key, tag_text(value));
+            }
+        }
+        Some(Value::Array(items)) => {
+            for item in items {
+                match item {
+                    Value::String(s) => match s.split_once(':') {
+                        Some((key, value)) => insert(key, Some(value.to_string())),
+                        None => insert(s, Some(String::new())),
+                    },
+                    Value::Array(pair) => {
+                        if let [key, value] = pair.as_slice() {
+                            if let Some(key) = tag_text(key) {
+                                insert(&key, tag_text(value));
+                            }
+                        }
+                    }
+                    Value::Object(_) => {
+                        if let Some(key) = item.get("key").and_then(tag_text) {
+                            insert(&key, item.get("value").and_then(tag_text));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    tags
+}
+
+/// Unlike [`crate::json::as_string`], objects and arrays become their JSON text rather than
+/// nothing: a tag an SDK sent is kept, however odd. Trimming and cutting happen on insertion.
+fn tag_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +246,49 @@ mod tests {
             message(&json!({"message": "  "}), MessageForm::Formatted),
             None
         );
+    }
+
+    #[test]
+    fn levels() {
+        for (raw, level) in [
+            ("fatal", "fatal"),
+            ("CRITICAL", "fatal"),
+            ("error", "error"),
+            ("warn", "warning"),
+            (" Warning ", "warning"),
+            ("log", "info"),
+            ("info", "info"),
+            ("debug", "debug"),
+            ("verbose", "error"),
+        ] {
+            assert_eq!(normalise_level(Some(&json!(raw))), level, "{raw}");
+        }
+        assert_eq!(normalise_level(None), "error");
+        assert_eq!(normalise_level(Some(&json!(40))), "error");
+    }
+
+    #[test]
+    fn tag_shapes() {
+        let t = parse_tags(Some(
+            &json!({" k ": 1, "b": true, "n": null, "o": {"a": [1]},
+                                        "": "x", "s": " v "}),
+        ));
+        assert_eq!(
+            Value::Object(t),
+            json!({"k": "1", "b": "true", "o": "{\"a\":[1]}", "s": "v"})
+        );
+        let t = parse_tags(Some(
+            &json!([{"key": "a", "value": "1"}, ["b", null], [1, 2, 3],
+                                         ":empty", "c:", 7]),
+        ));
+        assert_eq!(Value::Object(t), json!({"a": "1", "c": ""}));
+        let long = "x".repeat(500);
+        let t = parse_tags(Some(&json!({long.clone(): long.clone()})));
+        let (k, v) = t.iter().next().unwrap();
+        assert_eq!((k.len(), v.as_str().unwrap().len()), (200, 200));
+        let many: Map<String, Value> = (0..500).map(|i| (format!("k{i}"), json!("v"))).collect();
+        assert_eq!(parse_tags(Some(&Value::Object(many))).len(), MAX_TAGS);
+        assert!(parse_tags(Some(&json!("a:b"))).is_empty());
+        assert!(parse_tags(None).is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! The route table (`app`), with the layers every answer goes through: CORS and the request log.
 //!
-//! Body limits are not a layer: the ingest routes read the body themselves (`routes::body`)
+//! Body limits are not a layer: the ingest routes read the body themselves (`body`)
 //! against `MAX_COMPRESSED_PAYLOAD_BYTES`, so that they can refuse a Content-Length over it
 //! before buffering anything, drain what the client still sends, and answer 413 in Sentry's
 //! shape.
@@ -108,12 +108,12 @@ async fn log_request(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::app;
+    use crate::body::Receiving;
     use crate::config::tests::config;
     use crate::db;
     use crate::db::batch::Batcher;
     use crate::health::Health;
     use crate::ratelimit::RateLimiter;
-    use crate::routes::Receiving;
     use crate::state::AppState;
     use axum::body::Body;
     use axum::extract::ConnectInfo;

@@ -2,9 +2,9 @@
 //!
 //! An event's path: an SDK POSTs to `/api/{project_id}/envelope/` (`routes::envelope`); the
 //! route finds the key (`auth`), the client's address (`client_ip`), checks the rate limits
-//! (`ratelimit`), reads the body up to its limit, and hands it to `db::batch`, which sends it
-//! with the other requests waiting in one call of `crashcache.ingest_batch()`: the database
-//! checks each key, decodes, stores and enqueues, and commits once for all. The
+//! (`ratelimit`), reads the body up to its limit (`body`), and hands it to `db::batch`, which
+//! sends it with the other requests waiting in one call of `crashcache.ingest_batch()`: the
+//! database checks each key, decodes, stores and enqueues, and commits once for all. The
 //! database's verdict becomes Sentry's answer (`error` for refusals). Nothing is stored here.
 //!
 //! The same server answers Sentry's Web API (`/api/0/`, `web_api`) from SQL functions, on a
@@ -14,6 +14,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod body;
 pub mod cli;
 pub mod client_ip;
 pub mod commands;

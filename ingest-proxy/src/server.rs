@@ -8,12 +8,12 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 use crate::app::{app, busy};
+use crate::body::Receiving;
 use crate::config::Config;
 use crate::connections;
 use crate::db::{self, batch::Batcher};
 use crate::health;
 use crate::ratelimit::RateLimiter;
-use crate::routes::Receiving;
 use crate::state::AppState;
 use crate::web_api::WebApi;
 

@@ -1,13 +1,14 @@
 //! `AppState`: what every handler shares. Its own module, so that the route table (`app`) and
-//! the handlers (`routes`) both depend on it instead of on each other.
+//! the handlers (`routes`) both depend on it instead of on each other; none of its parts is
+//! defined in `routes` or `app`, so it depends on neither.
 
 use std::sync::Arc;
 
+use crate::body::Receiving;
 use crate::config::Config;
 use crate::db::batch::Batcher;
 use crate::health::Health;
 use crate::ratelimit::RateLimiter;
-use crate::routes::Receiving;
 use crate::web_api::WebApi;
 
 /// What every handler shares.

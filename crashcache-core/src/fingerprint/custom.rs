@@ -8,7 +8,6 @@ use serde_json::Value;
 use super::{field, frame, MAX_VALUE_CHARS};
 use crate::event::{self, MessageForm};
 use crate::json::truncate_str;
-use crate::normalise;
 
 /// More entries than this are dropped; a fingerprint is a handful of words, not a payload.
 const MAX_CUSTOM_ENTRIES: usize = 64;
@@ -77,7 +76,7 @@ fn resolve_variable(event: &Value, entry: &str) -> Option<String> {
         "stack.module" => event::crashing_frame(event)
             .and_then(frame::location)
             .unwrap_or_else(|| "<no-module>".to_string()),
-        "level" => normalise::normalise_level(event.get("level")).to_string(),
+        "level" => event::normalise_level(event.get("level")).to_string(),
         "logger" => or(field(event, "logger"), "<no-logger>"),
         "message" => or(
             event::message(event, MessageForm::Formatted).map(|m| truncate_str(m, MAX_VALUE_CHARS)),
@@ -89,7 +88,7 @@ fn resolve_variable(event: &Value, entry: &str) -> Option<String> {
                 .starts_with("tags.")
                 .then(|| name.get(5..))
                 .flatten()?;
-            let tags = normalise::parse_tags(event.get("tags"));
+            let tags = event::parse_tags(event.get("tags"));
             or(
                 tags.get(key)
                     .and_then(Value::as_str)

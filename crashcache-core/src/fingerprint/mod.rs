@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256};
 
 use crate::event::{self, MessageForm};
 use crate::json::{str_field, truncate_str};
-use crate::normalise;
 
 pub use parameterise::parameterise;
 
@@ -207,7 +206,7 @@ fn fallback_components(event: &Value) -> Vec<String> {
     if let Some(logger) = field(event, "logger") {
         return vec![
             format!("logger:{logger}"),
-            format!("level:{}", normalise::normalise_level(event.get("level"))),
+            format!("level:{}", event::normalise_level(event.get("level"))),
         ];
     }
     vec!["fallback".to_string()]

@@ -5,7 +5,6 @@
 //! requests are waiting (see `db::batch`). The body is passed on untouched: decoding and
 //! parsing happen in the database.
 
-mod body;
 pub mod envelope;
 pub mod health;
 pub mod store;
@@ -22,13 +21,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::state::AppState;
-
 use crate::auth;
+use crate::body;
 use crate::db::batch::IngestRequest;
 use crate::db::{IngestOutcome, Kind};
 use crate::error::ProxyError;
-pub use body::Receiving;
+use crate::state::AppState;
 
 /// Headers a browser may send cross-origin; requested extras are allowed too.
 const ALLOWED_HEADERS: &str =

@@ -1,6 +1,9 @@
 //! Request bodies: read within the size limit, the deadline and the proxy's budget for bytes
 //! being received, and drained before any refusal.
 //!
+//! A module of its own rather than a part of `routes`: the budget ([`Receiving`]) is part of
+//! the shared state (`state`), which the routes depend on, so it cannot live in the routes.
+//!
 //! The budget bounds what all requests together hold while they arrive, so that many large
 //! uploads at once get 503 instead of the proxy's memory; the deadline bounds how long a
 //! client may take to send (408).
