@@ -138,14 +138,17 @@ RETURNS TABLE (
     archives_estimate bigint, events_estimate bigint, issues bigint,
     running_workers bigint, digested_since_start bigint, failed_since_start bigint,
     over_capacity text)
--- With its owner's rights, so that the proxy's /health needs no right on any table.
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- With its owner's rights, so that the proxy's /health needs no right on any table. The
+-- proxy calls it every second: nothing here may read a table that grows with the data
+-- (archives, events and issues are the statistics' estimates; the oldest queued payload is
+-- the one with the lowest id, read from the queue's primary key).
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
     SELECT (SELECT count(*) FROM crashcache.queue),
-           (SELECT now() - min(q.enqueued_at) FROM crashcache.queue q),
+           (SELECT now() - q.enqueued_at FROM crashcache.queue q ORDER BY q.archive_id LIMIT 1),
            (SELECT count(*) FROM crashcache.queue_error),
            pg_stat_get_live_tuples('crashcache.archive'::regclass),
            pg_stat_get_live_tuples('crashcache.event'::regclass),
-           (SELECT count(*) FROM crashcache.issue WHERE event_count > 0),
+           pg_stat_get_live_tuples('crashcache.issue'::regclass),
            w.running_workers, w.digested_since_start, w.failed_since_start,
            crashcache._over_capacity()
     FROM crashcache._worker_stats() w

@@ -10,6 +10,9 @@
 --   Rust: _event_time() and _ts() are gone; _claim() also returns each payload's project,
 --   arrival time and client address.
 -- * Every function of the digest runs with jit = off.
+-- * stats(), which the proxy calls every second, reads no table that grows with the data:
+--   issues is the statistics' estimate now, and the oldest queued payload comes from the
+--   queue's primary key.
 -- Workers of this build digest into an older schema until this update has run.
 
 DROP FUNCTION crashcache._store_digest(jsonb);
@@ -365,4 +368,27 @@ BEGIN
     SELECT r.project_id, r.archive_id, r.event_id, r.name, r.email, r.message, r.timestamp
     FROM unnest(rows) r;
 END
+$$;
+
+-- ===================================================================== stats
+CREATE OR REPLACE FUNCTION crashcache.stats()
+RETURNS TABLE (
+    queued bigint, oldest_queued_age interval, errors bigint,
+    archives_estimate bigint, events_estimate bigint, issues bigint,
+    running_workers bigint, digested_since_start bigint, failed_since_start bigint,
+    over_capacity text)
+-- With its owner's rights, so that the proxy's /health needs no right on any table. The
+-- proxy calls it every second: nothing here may read a table that grows with the data
+-- (archives, events and issues are the statistics' estimates; the oldest queued payload is
+-- the one with the lowest id, read from the queue's primary key).
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+    SELECT (SELECT count(*) FROM crashcache.queue),
+           (SELECT now() - q.enqueued_at FROM crashcache.queue q ORDER BY q.archive_id LIMIT 1),
+           (SELECT count(*) FROM crashcache.queue_error),
+           pg_stat_get_live_tuples('crashcache.archive'::regclass),
+           pg_stat_get_live_tuples('crashcache.event'::regclass),
+           pg_stat_get_live_tuples('crashcache.issue'::regclass),
+           w.running_workers, w.digested_since_start, w.failed_since_start,
+           crashcache._over_capacity()
+    FROM crashcache._worker_stats() w
 $$;

@@ -2,8 +2,9 @@
 //! its composite type's, name for name and type for type, and a sample that fills every field
 //! comes out of the store functions with every destination column set.
 
+// pgrx-tests call each test as tests.<name>: the schema must be called tests.
 #[pgrx::pg_schema]
-mod contract_tests {
+mod tests {
     use crashcache_core::digest::columns::{self, Origin, SqlRow};
     use crashcache_core::digest::sample::full_digest;
     use crashcache_core::digest::{self, TableVisitor};
