@@ -82,14 +82,20 @@ def as_uuid(event_id: str) -> uuid.UUID:
 
 # --------------------------------------------------------------------------- PostgreSQL
 class Cluster:
-    """A PostgreSQL 15 cluster of its own, loopback only, with pg_crashcache preloaded."""
+    """A PostgreSQL 15 cluster of its own, loopback only, with pg_crashcache preloaded.
 
-    def __init__(self, name: str, workers: int = 2):
+    `preload` adds libraries to the shared_preload_libraries of scripts/cluster.conf (e.g.
+    auto_explain); `settings` adds lines to postgresql.conf, after everything else."""
+
+    def __init__(self, name: str, workers: int = 2, preload: tuple[str, ...] = (),
+                 settings: dict | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix=f"crashcache-{name}-"))
         self.pgdata = self.dir / "pgdata"
         self.log = self.dir / "postgres.log"
         self.port = free_port()
         self.workers = workers
+        self.preload = tuple(preload)
+        self.settings = dict(settings or {})
         # Every role logs in with a password over TCP (scripts/pg_hba.conf): the superuser for
         # the suite's own SQL, crashcache_proxy for the proxy.
         self.passwords = {"postgres": secrets.token_hex(16), "crashcache_proxy": secrets.token_hex(16)}
@@ -134,6 +140,7 @@ class Cluster:
                 f"unix_socket_directories = '{self.dir}'\n"
                 f"crashcache.workers = {self.workers}\n"
                 "max_connections = 100\n"
+                + self._extra_conf()
             )
         self.start()
         self.psql("postgres", "CREATE DATABASE crashcache")
@@ -143,6 +150,19 @@ class Cluster:
             if extension_version is None:
                 self.set_password("crashcache_api_proxy")
         return self
+
+    def _extra_conf(self) -> str:
+        """The lines `preload` and `settings` add to postgresql.conf (a later line wins)."""
+        settings = dict(self.settings)
+        if self.preload:
+            found = re.search(r"^shared_preload_libraries\s*=\s*'([^']*)'", CLUSTER_CONF.read_text(), re.M)
+            assert found, f"{CLUSTER_CONF} sets no shared_preload_libraries"
+            settings = {"shared_preload_libraries": ",".join([found.group(1), *self.preload]), **settings}
+        lines = []
+        for name, value in settings.items():
+            quoted = str(value).replace("'", "''")
+            lines.append(f"{name} = '{quoted}'\n")
+        return "".join(lines)
 
     def set_proxy_password(self):
         self.set_password("crashcache_proxy")
