@@ -17,7 +17,11 @@
 CREATE FUNCTION crashcache._claim(batch_size int, max_bytes bigint, only_archive bigint DEFAULT NULL)
 RETURNS TABLE (archive_id bigint, kind text, codec smallint, body bytea, content_hash bytea,
                project_id int, received_at timestamptz, client_ip text)
-LANGUAGE sql VOLATILE SET jit = off AS $$
+-- PL/pgSQL, so that each worker plans it once.
+LANGUAGE plpgsql VOLATILE SET jit = off AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH locked AS (
         SELECT c.archive_id FROM crashcache.queue c
         WHERE only_archive IS NULL OR c.archive_id = only_archive
@@ -35,7 +39,8 @@ LANGUAGE sql VOLATILE SET jit = off AS $$
     SELECT a.id, a.kind, a.codec, a.body, a.content_hash, a.project_id, a.received_at,
            host(a.client_ip)
     FROM claimed JOIN crashcache.archive a ON a.id = claimed.archive_id
-    ORDER BY a.id
+    ORDER BY a.id;
+END
 $$;
 
 -- Moves a payload to the error queue (the archive stays): one that could not be digested,

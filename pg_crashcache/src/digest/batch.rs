@@ -12,8 +12,12 @@ use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
 
+use pgrx::pg_sys::PgBuiltInOids;
+use pgrx::PgOid;
+
 use super::dimensions::{self, BatchIds, Ids};
 use super::legacy;
+use super::session::{Session, Statements};
 use super::store::{self, Store};
 use crate::{dictionary, guc};
 
@@ -52,12 +56,23 @@ impl Claimed {
     }
 }
 
-/// Claims up to `limit` payloads (only `only`, when given) and stores what they digest to.
-/// `known` are the dimension ids the worker has.
-pub fn run(limit: i32, only: Option<i64>, known: &Ids) -> Result<BatchOutcome, spi::Error> {
+/// Claims up to `limit` payloads (only `only`, when given) and stores what they digest to,
+/// with the worker's `session`.
+pub fn run(
+    limit: i32,
+    only: Option<i64>,
+    session: &mut Session,
+) -> Result<BatchOutcome, spi::Error> {
     Spi::connect_mut(|client| {
-        let typed = legacy::schema_takes_typed_rows(client)?;
-        let claimed = claim(client, limit, only, typed)?;
+        session.begin_batch(client)?;
+        let Session {
+            typed,
+            dimensions: known,
+            statements,
+            ..
+        } = session;
+        let typed = *typed;
+        let claimed = claim(client, statements, limit, only, typed)?;
         if claimed.is_empty() {
             return Ok(BatchOutcome::default());
         }
@@ -78,16 +93,16 @@ pub fn run(limit: i32, only: Option<i64>, known: &Ids) -> Result<BatchOutcome, s
         for (payload, (archive_id, result)) in claimed.iter().zip(results) {
             match result {
                 Ok(rows) => batch.push((payload.origin(), rows)),
-                Err(reason) => fail_with(client, archive_id, &reason)?,
+                Err(reason) => fail_with(client, statements, archive_id, &reason)?,
             }
         }
         let unknown = digest::unknown_dimension_values(&batch, known);
-        outcome.learned = dimensions::learn(client, unknown)?;
+        outcome.learned = dimensions::learn(client, statements, unknown)?;
         let ids = BatchIds {
             known,
             learned: &outcome.learned,
         };
-        let mut store = Store::new(client, &ids);
+        let mut store = Store::new(client, statements, &ids);
         digest::visit_tables(&batch, &mut store);
         store.finish()?;
         Ok(outcome)
@@ -96,19 +111,32 @@ pub fn run(limit: i32, only: Option<i64>, known: &Ids) -> Result<BatchOutcome, s
 
 fn claim(
     client: &mut SpiClient<'_>,
+    statements: &mut Statements,
     limit: i32,
     only: Option<i64>,
     typed: bool,
 ) -> Result<Vec<Claimed>, spi::Error> {
     // An older schema's _claim returns the first five columns only.
-    let sql = if typed {
-        "SELECT archive_id, kind, codec, body, content_hash, project_id, received_at, client_ip
-         FROM crashcache._claim($1, $2, $3)"
+    let (name, sql) = if typed {
+        (
+            "claim",
+            "SELECT archive_id, kind, codec, body, content_hash, project_id, received_at, client_ip
+             FROM crashcache._claim($1, $2, $3)",
+        )
     } else {
-        "SELECT archive_id, kind, codec, body, content_hash FROM crashcache._claim($1, $2, $3)"
+        (
+            "claim-legacy",
+            "SELECT archive_id, kind, codec, body, content_hash FROM crashcache._claim($1, $2, $3)",
+        )
     };
+    let types = [
+        PgOid::BuiltIn(PgBuiltInOids::INT4OID),
+        PgOid::BuiltIn(PgBuiltInOids::INT8OID),
+        PgOid::BuiltIn(PgBuiltInOids::INT8OID),
+    ];
+    let prepared = statements.get(client, name, || sql.to_string(), &types)?;
     let rows = client.update(
-        sql,
+        prepared,
         None,
         &[
             limit.into(),
@@ -169,8 +197,18 @@ fn digest_one(payload: &Claimed) -> Result<Digest, String> {
 
 const FAIL: &str = "SELECT crashcache._fail_payload($1, $2)";
 
-fn fail_with(client: &mut SpiClient<'_>, archive_id: i64, reason: &str) -> Result<(), spi::Error> {
-    client.update(FAIL, None, &[archive_id.into(), reason.into()])?;
+fn fail_with(
+    client: &mut SpiClient<'_>,
+    statements: &mut Statements,
+    archive_id: i64,
+    reason: &str,
+) -> Result<(), spi::Error> {
+    let types = [
+        PgOid::BuiltIn(PgBuiltInOids::INT8OID),
+        PgOid::BuiltIn(PgBuiltInOids::TEXTOID),
+    ];
+    let prepared = statements.get(client, "fail", || FAIL.to_string(), &types)?;
+    client.update(prepared, None, &[archive_id.into(), reason.into()])?;
     Ok(())
 }
 

@@ -7,9 +7,12 @@ use std::collections::HashMap;
 
 use crashcache_core::digest::columns::DimensionIds;
 use crashcache_core::digest::dimension::{Dimension, DimensionValue};
+use pgrx::pg_sys::PgBuiltInOids;
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
+use pgrx::PgOid;
 
+use super::session::Statements;
 use crate::errors;
 
 /// Beyond this many, the worker forgets them all and learns again (release and transaction
@@ -83,7 +86,11 @@ impl DimensionIds for BatchIds<'_> {
 }
 
 /// The ids of `values`, inserting the new ones (`crashcache._dimension_ids`).
-pub fn learn(client: &mut SpiClient<'_>, values: Vec<DimensionValue>) -> Result<Ids, spi::Error> {
+pub fn learn(
+    client: &mut SpiClient<'_>,
+    statements: &mut Statements,
+    values: Vec<DimensionValue>,
+) -> Result<Ids, spi::Error> {
     let mut learned = Ids::default();
     if values.is_empty() {
         return Ok(learned);
@@ -91,8 +98,15 @@ pub fn learn(client: &mut SpiClient<'_>, values: Vec<DimensionValue>) -> Result<
     let tables: Vec<&str> = values.iter().map(|v| v.dimension.table()).collect();
     let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
     let versions: Vec<&str> = values.iter().map(|v| v.version.as_str()).collect();
+    let text_array = PgOid::BuiltIn(PgBuiltInOids::TEXTARRAYOID);
+    let prepared = statements.get(
+        client,
+        "dimension-ids",
+        || "SELECT n, id FROM crashcache._dimension_ids($1, $2, $3)".to_string(),
+        &[text_array, text_array, text_array],
+    )?;
     let rows = client.update(
-        "SELECT n, id FROM crashcache._dimension_ids($1, $2, $3)",
+        prepared,
         None,
         &[tables.into(), names.into(), versions.into()],
     )?;

@@ -9,19 +9,6 @@ use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
 use serde::Serialize;
 
-/// Whether the schema takes typed rows (0.1.3 on) rather than JSON.
-pub fn schema_takes_typed_rows(client: &SpiClient<'_>) -> Result<bool, spi::Error> {
-    Ok(client
-        .select(
-            "SELECT to_regtype('crashcache._event_row') IS NOT NULL",
-            Some(1),
-            &[],
-        )?
-        .first()
-        .get_one::<bool>()?
-        .unwrap_or(false))
-}
-
 /// One payload's result, as the old `_store_digest` reads it.
 #[derive(Serialize)]
 struct DigestedPayload<'a> {

@@ -5,5 +5,6 @@
 pub mod batch;
 pub(crate) mod dimensions;
 mod legacy;
+pub(crate) mod session;
 pub(crate) mod store;
 pub mod worker;

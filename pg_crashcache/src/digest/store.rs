@@ -5,7 +5,11 @@ use crashcache_core::digest::columns::{Column, Columns, DimensionIds, Origin, Sq
 use crashcache_core::digest::TableVisitor;
 use crashcache_core::timestamp::EpochMicros;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
+use pgrx::pg_sys::PgBuiltInOids;
 use pgrx::spi::{self, SpiClient};
+use pgrx::PgOid;
+
+use super::session::Statements;
 
 /// From the Unix epoch to PostgreSQL's (2000-01-01), in microseconds.
 const POSTGRES_EPOCH_US: i64 = 946_684_800_000_000;
@@ -18,17 +22,20 @@ pub fn from_timestamptz(at: TimestampWithTimeZone) -> EpochMicros {
     at.into_inner().saturating_add(POSTGRES_EPOCH_US)
 }
 
-/// Visits a batch's kinds of rows, storing each; the first error stops the rest.
+/// Visits a batch's kinds of rows, storing each with a statement prepared once per worker;
+/// the first error stops the rest.
 pub struct Store<'c, 'a, I> {
     client: &'c mut SpiClient<'a>,
+    statements: &'c mut Statements,
     ids: &'c I,
     result: Result<(), spi::Error>,
 }
 
 impl<'c, 'a, I: DimensionIds> Store<'c, 'a, I> {
-    pub fn new(client: &'c mut SpiClient<'a>, ids: &'c I) -> Self {
+    pub fn new(client: &'c mut SpiClient<'a>, statements: &'c mut Statements, ids: &'c I) -> Self {
         Self {
             client,
+            statements,
             ids,
             result: Ok(()),
         }
@@ -45,10 +52,34 @@ impl<'b, I: DimensionIds> TableVisitor<'b> for Store<'_, '_, I> {
             return;
         }
         let columns = Columns::of(rows, self.ids).into_columns();
-        let sql = statement(store, R::SQL_TYPE, &columns);
+        let types: Vec<PgOid> = columns.iter().map(array_type).collect();
+        let prepared = match self.statements.get(
+            self.client,
+            store,
+            || statement(store, R::SQL_TYPE, &columns),
+            &types,
+        ) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                self.result = Err(e);
+                return;
+            }
+        };
         let args: Vec<DatumWithOid<'_>> = columns.into_iter().map(datum).collect();
-        self.result = self.client.update(&sql, None, &args).map(|_| ());
+        self.result = self.client.update(prepared, None, &args).map(|_| ());
     }
+}
+
+/// The type of the array a column is bound as.
+fn array_type(column: &Column) -> PgOid {
+    PgOid::BuiltIn(match column.values {
+        Values::Int4(_) => PgBuiltInOids::INT4ARRAYOID,
+        Values::Int8(_) => PgBuiltInOids::INT8ARRAYOID,
+        Values::Float8(_) => PgBuiltInOids::FLOAT8ARRAYOID,
+        Values::Bool(_) => PgBuiltInOids::BOOLARRAYOID,
+        Values::Text(_) => PgBuiltInOids::TEXTARRAYOID,
+        Values::Time(_) => PgBuiltInOids::TIMESTAMPTZARRAYOID,
+    })
 }
 
 /// `SELECT store(ARRAY(SELECT ROW(c.*)::row_type FROM unnest($1::t1[], ...) AS c))`.

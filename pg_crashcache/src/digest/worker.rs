@@ -5,7 +5,7 @@
 //! retries the next payloads one at a time, so the one at fault ends in `crashcache.queue_error`
 //! and the others are digested.
 
-use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::panic::{AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use pgrx::prelude::*;
 use pgrx::spi;
 
 use super::batch::{self, BatchOutcome};
-use super::dimensions::Ids;
+use super::session::Session;
 use crate::{guc, wake};
 
 /// How long to wait for `CREATE EXTENSION` before looking again.
@@ -85,8 +85,8 @@ struct Worker {
     trains_dictionary: bool,
     /// When it last looked.
     dictionary_checked: Option<std::time::Instant>,
-    /// The dimension ids it has learned.
-    dimensions: Ids,
+    /// The dimension ids it has learned and its prepared statements.
+    session: Session,
 }
 
 impl Worker {
@@ -103,8 +103,7 @@ impl Worker {
             self.retry_singly -= 1;
             self.digest_one_alone()
         } else {
-            let known = &self.dimensions;
-            match in_transaction(|| batch::run(batch_size, None, known)) {
+            match self.run_batch(batch_size, None) {
                 Ok(outcome) => Ok(outcome),
                 // No payload is at fault: the same batch runs again.
                 Err(failed) if self.retry_transient(&failed) => {
@@ -191,8 +190,7 @@ impl Worker {
             self.retry_singly = 0;
             return Ok(BatchOutcome::default());
         };
-        let known = &self.dimensions;
-        match in_transaction(|| batch::run(1, Some(archive_id), known)) {
+        match self.run_batch(1, Some(archive_id)) {
             Ok(outcome) => Ok(outcome),
             // Not the payload's fault: it stays queued for the next try.
             Err(failed) if self.transient_retries < MAX_TRANSIENT_RETRIES && failed.transient => {
@@ -211,9 +209,25 @@ impl Worker {
 }
 
 impl Worker {
+    /// One batch in a transaction of its own. After a failure the prepared statements go: an
+    /// update of the extension may have replaced what they call.
+    fn run_batch(&mut self, limit: i32, only: Option<i64>) -> Result<BatchOutcome, TxFailure> {
+        let session = AssertUnwindSafe(&mut self.session);
+        let result = in_transaction(move || {
+            // Moved whole: a closure that only named the field would capture the bare `&mut`.
+            let session = session;
+            batch::run(limit, only, session.0)
+        });
+        if result.is_err() {
+            self.session.statements.forget();
+        }
+        result
+    }
+
     /// After a batch committed: keeps the ids it learned and counts it on the board.
     fn committed(&mut self, mut outcome: BatchOutcome) -> BatchOutcome {
-        self.dimensions
+        self.session
+            .dimensions
             .remember(std::mem::take(&mut outcome.learned));
         if let Some(board) = wake::board() {
             board.digested.fetch_add(outcome.claimed as u64, Relaxed);

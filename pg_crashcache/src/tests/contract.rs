@@ -11,6 +11,7 @@ mod tests {
     use pgrx::prelude::*;
 
     use crate::digest::dimensions::{self, BatchIds, Ids};
+    use crate::digest::session::Statements;
     use crate::digest::store::Store;
 
     /// Compares each visited row type with its composite type.
@@ -83,12 +84,13 @@ mod tests {
         let known = Ids::default();
         Spi::connect_mut(|client| {
             let unknown = digest::unknown_dimension_values(&batch, &known);
-            let learned = dimensions::learn(client, unknown).unwrap();
+            let mut statements = Statements::default();
+            let learned = dimensions::learn(client, &mut statements, unknown).unwrap();
             let ids = BatchIds {
                 known: &known,
                 learned: &learned,
             };
-            let mut store = Store::new(client, &ids);
+            let mut store = Store::new(client, &mut statements, &ids);
             digest::visit_tables(&batch, &mut store);
             store.finish().unwrap();
         });
