@@ -17,11 +17,10 @@
 CREATE FUNCTION crashcache._claim(batch_size int, max_bytes bigint, only_archive bigint DEFAULT NULL)
 RETURNS TABLE (archive_id bigint, kind text, codec smallint, body bytea, content_hash bytea,
                project_id int, received_at timestamptz, client_ip text)
--- PL/pgSQL, so that each worker plans it once.
-LANGUAGE plpgsql VOLATILE SET jit = off AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
+-- SQL, planned for each call: a generic plan (PL/pgSQL's, after five calls) joins the whole
+-- archive instead of looking up the claimed payloads, which took nearly all of a worker's
+-- CPU once the archive was large.
+LANGUAGE sql VOLATILE SET jit = off AS $$
     WITH locked AS (
         SELECT c.archive_id FROM crashcache.queue c
         WHERE only_archive IS NULL OR c.archive_id = only_archive
@@ -39,8 +38,7 @@ BEGIN
     SELECT a.id, a.kind, a.codec, a.body, a.content_hash, a.project_id, a.received_at,
            host(a.client_ip)
     FROM claimed JOIN crashcache.archive a ON a.id = claimed.archive_id
-    ORDER BY a.id;
-END
+    ORDER BY a.id
 $$;
 
 -- Moves a payload to the error queue (the archive stays): one that could not be digested,

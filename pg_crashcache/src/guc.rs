@@ -15,6 +15,8 @@ pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(500);
 pub static BATCH_MAX_BYTES: GucSetting<i32> = GucSetting::<i32>::new(64 << 20);
 /// How long an idle worker sleeps when nobody wakes it, in milliseconds.
 pub static IDLE_WAIT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
+/// After a batch that did not fill, how long a worker lets payloads gather before the next.
+pub static GATHER_MS: GucSetting<i32> = GucSetting::<i32>::new(5);
 /// Largest request body accepted, as sent (compressed).
 pub static MAX_COMPRESSED_BYTES: GucSetting<i32> = GucSetting::<i32>::new(20 << 20);
 /// Largest request body accepted after decompression.
@@ -85,6 +87,16 @@ pub fn init() {
         &IDLE_WAIT_MS,
         10,
         3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"crashcache.gather",
+        c"After a digest batch that did not fill, how long the worker lets payloads gather.",
+        c"Every commit of ingest wakes the workers: without a pause a steady load is digested a payload or two per transaction, and each transaction costs as much as many payloads. 0 digests at once.",
+        &GATHER_MS,
+        0,
+        1000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
     );

@@ -125,6 +125,9 @@ impl Worker {
                     && (self.retry_singly > 0 || outcome.claimed >= batch_size as usize)
                 {
                     Duration::ZERO
+                } else if outcome.claimed > 0 {
+                    gather();
+                    Duration::ZERO
                 } else {
                     if outcome.claimed == 0 {
                         self.train_first_dictionary_when_due();
@@ -205,6 +208,15 @@ impl Worker {
                 })
             }
         }
+    }
+}
+
+/// Lets payloads gather after a batch that did not fill (`crashcache.gather`): the commits
+/// that wake the worker meanwhile are not waited for, so the next batch takes them all.
+fn gather() {
+    let ms = guc::GATHER_MS.get();
+    if ms > 0 {
+        std::thread::sleep(Duration::from_millis(ms as u64));
     }
 }
 
