@@ -132,7 +132,10 @@ mod tests {
         let config = config(&all).unwrap();
         let (sender, health) = Health::channel();
         let state = AppState {
-            batcher: Batcher::start(db::pool(&config).unwrap(), config.batch_settings()),
+            batcher: Batcher::start(
+                db::pool(config.pool_settings()).unwrap(),
+                config.batch_settings(),
+            ),
             limiter: Arc::new(RateLimiter::new(config.limits, Instant::now())),
             receiving: Receiving::new(config.max_receiving_bytes, config.body_timeout),
             config: Arc::new(config),

@@ -60,7 +60,7 @@ pub async fn run(command: Command, config: Config) -> Result<(), CommandError> {
     if let Command::Serve = command {
         return server::serve(config).await.map_err(CommandError::Serve);
     }
-    let pool = db::pool(&config).map_err(CommandError::Serve)?;
+    let pool = db::pool(config.pool_settings()).map_err(CommandError::Serve)?;
     let result = match command {
         Command::Serve => Ok(()),
         Command::Project(ProjectCommand::Create { name, key }) => {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::client_ip::TrustedProxies;
 use crate::connections::ConnectionLimits;
 use crate::db::batch::BatchSettings;
+use crate::db::PoolSettings;
 use crate::ratelimit::Limits;
 use crate::size::eval_size;
 
@@ -432,6 +433,26 @@ impl Config {
             max_compressed_bytes: self.max_compressed_bytes as i32,
             max_decompressed_bytes: self.max_decompressed_bytes as i32,
             query_timeout: self.query_timeout,
+        }
+    }
+
+    /// The ingest pool's settings.
+    pub fn pool_settings(&self) -> PoolSettings {
+        self.pool_for(self.database.clone(), self.pool_size)
+    }
+
+    /// The Web API's pool's settings, if it is on (`API_DATABASE_URL`).
+    pub fn api_pool_settings(&self) -> Option<PoolSettings> {
+        let database = self.api_database.clone()?;
+        Some(self.pool_for(database, self.api_pool_size))
+    }
+
+    fn pool_for(&self, database: tokio_postgres::Config, size: usize) -> PoolSettings {
+        PoolSettings {
+            database,
+            size,
+            acquire_timeout: self.acquire_timeout,
+            connect_timeout: self.connect_timeout,
         }
     }
 }

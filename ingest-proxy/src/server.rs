@@ -24,7 +24,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// `SHUTDOWN_GRACE`) and returns.
 pub async fn serve(config: Config) -> Result<(), String> {
     let stop = stop_on_signals()?;
-    let pool = db::pool(&config)?;
+    let pool = db::pool(config.pool_settings())?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", config.listen))?;
@@ -40,7 +40,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     );
     let limits = config.connection_limits;
     let web_api = WebApi {
-        pool: db::api_pool(&config)?,
+        pool: config.api_pool_settings().map(db::pool).transpose()?,
         public_url: config.public_url.as_str().into(),
     };
     let state = AppState {

@@ -15,8 +15,6 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
-use crate::config::Config;
-
 /// A failed database call.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -76,29 +74,25 @@ fn classify(err: tokio_postgres::Error) -> DbError {
     }
 }
 
-/// The pool. No connection is opened until the first call; a connection found closed when
+/// What a pool needs (`Config::pool_settings`, `Config::api_pool_settings`).
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Where to connect, as whom.
+    pub database: tokio_postgres::Config,
+    /// Connections at most.
+    pub size: usize,
+    /// Longest wait for a free connection.
+    pub acquire_timeout: Duration,
+    /// Longest wait for a new connection, and for checking a pooled one.
+    pub connect_timeout: Duration,
+}
+
+/// A pool. No connection is opened until the first call; a connection found closed when
 /// taken from the pool is dropped and replaced, so the proxy recovers by itself once the
 /// database is back.
-pub fn pool(config: &Config) -> Result<Pool, String> {
-    build_pool(config.database.clone(), config.pool_size, config)
-}
-
-/// The Web API's pool, if it is on (`API_DATABASE_URL`).
-pub fn api_pool(config: &Config) -> Result<Option<Pool>, String> {
-    config
-        .api_database
-        .clone()
-        .map(|database| build_pool(database, config.api_pool_size, config))
-        .transpose()
-}
-
-fn build_pool(
-    database: tokio_postgres::Config,
-    size: usize,
-    config: &Config,
-) -> Result<Pool, String> {
+pub fn pool(settings: PoolSettings) -> Result<Pool, String> {
     let manager = Manager::from_config(
-        database,
+        settings.database,
         NoTls,
         ManagerConfig {
             // `Fast` checks that the connection task is still alive (it ends when the server
@@ -107,11 +101,11 @@ fn build_pool(
         },
     );
     Pool::builder(manager)
-        .max_size(size)
+        .max_size(settings.size)
         .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(config.acquire_timeout))
-        .create_timeout(Some(config.connect_timeout))
-        .recycle_timeout(Some(config.connect_timeout))
+        .wait_timeout(Some(settings.acquire_timeout))
+        .create_timeout(Some(settings.connect_timeout))
+        .recycle_timeout(Some(settings.connect_timeout))
         .build()
         .map_err(|err| format!("cannot build the database pool: {err}"))
 }
