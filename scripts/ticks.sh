@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/bench and scripts/bench-digest.
 # ticks PID [reaped]: utime+stime of /proc/PID/stat in clock ticks, with `reaped` plus
 # cutime+cstime (the children it waited for); nothing if the process is gone.
