@@ -64,14 +64,12 @@ pub fn run(
     session: &mut Session,
 ) -> Result<BatchOutcome, spi::Error> {
     Spi::connect_mut(|client| {
-        session.begin_batch(client)?;
+        let typed = session.begin_batch(client)?;
         let Session {
-            typed,
             dimensions: known,
             statements,
             ..
         } = session;
-        let typed = *typed;
         let claimed = claim(client, statements, limit, only, typed)?;
         if claimed.is_empty() {
             return Ok(BatchOutcome::default());

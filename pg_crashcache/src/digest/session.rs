@@ -19,15 +19,14 @@ const INSTALLATION: &str = "SELECT e.oid::bigint, to_regtype('crashcache._event_
 pub struct Session {
     /// The extension's oid when the ids and statements were made.
     installation: Option<i64>,
-    /// Whether the schema takes typed rows.
-    pub typed: bool,
     pub dimensions: Ids,
     pub statements: Statements,
 }
 
 impl Session {
     /// Looks at the installation at the start of a batch; forgets everything made for another.
-    pub fn begin_batch(&mut self, client: &mut SpiClient<'_>) -> Result<(), spi::Error> {
+    /// Returns whether its schema takes typed rows.
+    pub fn begin_batch(&mut self, client: &mut SpiClient<'_>) -> Result<bool, spi::Error> {
         let check = self
             .statements
             .get(client, "installation", || INSTALLATION.into(), &[])?;
@@ -43,8 +42,7 @@ impl Session {
             self.statements.forget();
             self.installation = installation;
         }
-        self.typed = typed;
-        Ok(())
+        Ok(typed)
     }
 }
 
