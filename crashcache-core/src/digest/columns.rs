@@ -20,7 +20,6 @@ pub enum SqlType {
     Int4,
     Int8,
     Float8,
-    Bool,
     Text,
     Jsonb,
     Uuid,
@@ -34,7 +33,6 @@ impl SqlType {
             SqlType::Int4 => "integer",
             SqlType::Int8 => "bigint",
             SqlType::Float8 => "double precision",
-            SqlType::Bool => "boolean",
             SqlType::Text => "text",
             SqlType::Jsonb => "jsonb",
             SqlType::Uuid => "uuid",
@@ -51,7 +49,6 @@ pub enum Values {
     Int4(Vec<Option<i32>>),
     Int8(Vec<Option<i64>>),
     Float8(Vec<Option<f64>>),
-    Bool(Vec<Option<bool>>),
     Text(Vec<Option<String>>),
     Time(Vec<Option<EpochMicros>>),
 }
@@ -90,7 +87,6 @@ pub trait Sink {
     fn int4(&mut self, name: &'static str, value: Option<i32>);
     fn int8(&mut self, name: &'static str, value: Option<i64>);
     fn float8(&mut self, name: &'static str, value: Option<f64>);
-    fn bool(&mut self, name: &'static str, value: Option<bool>);
     fn text(&mut self, name: &'static str, value: Option<&str>);
     fn uuid(&mut self, name: &'static str, value: Option<&str>);
     fn level(&mut self, name: &'static str, value: &str);
@@ -206,9 +202,6 @@ impl<I: DimensionIds> Sink for Builder<'_, '_, I> {
     fn float8(&mut self, name: &'static str, value: Option<f64>) {
         push!(self, name, SqlType::Float8, Float8, value)
     }
-    fn bool(&mut self, name: &'static str, value: Option<bool>) {
-        push!(self, name, SqlType::Bool, Bool, value)
-    }
     fn text(&mut self, name: &'static str, value: Option<&str>) {
         push!(self, name, SqlType::Text, Text, value.map(pg_text))
     }
@@ -261,7 +254,6 @@ impl<K: DimensionIds> Sink for DimensionCollector<'_, '_, K> {
     fn int4(&mut self, _: &'static str, _: Option<i32>) {}
     fn int8(&mut self, _: &'static str, _: Option<i64>) {}
     fn float8(&mut self, _: &'static str, _: Option<f64>) {}
-    fn bool(&mut self, _: &'static str, _: Option<bool>) {}
     fn text(&mut self, _: &'static str, _: Option<&str>) {}
     fn uuid(&mut self, _: &'static str, _: Option<&str>) {}
     fn level(&mut self, _: &'static str, _: &str) {}

@@ -496,7 +496,6 @@ fn columns_hold_one_value_per_row() {
                 Values::Int4(v) => v.len(),
                 Values::Int8(v) => v.len(),
                 Values::Float8(v) => v.len(),
-                Values::Bool(v) => v.len(),
                 Values::Text(v) => v.len(),
                 Values::Time(v) => v.len(),
             };

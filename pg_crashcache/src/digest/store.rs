@@ -76,7 +76,6 @@ fn array_type(column: &Column) -> PgOid {
         Values::Int4(_) => PgBuiltInOids::INT4ARRAYOID,
         Values::Int8(_) => PgBuiltInOids::INT8ARRAYOID,
         Values::Float8(_) => PgBuiltInOids::FLOAT8ARRAYOID,
-        Values::Bool(_) => PgBuiltInOids::BOOLARRAYOID,
         Values::Text(_) => PgBuiltInOids::TEXTARRAYOID,
         Values::Time(_) => PgBuiltInOids::TIMESTAMPTZARRAYOID,
     })
@@ -100,7 +99,6 @@ fn datum(column: Column) -> DatumWithOid<'static> {
         Values::Int4(v) => v.into(),
         Values::Int8(v) => v.into(),
         Values::Float8(v) => v.into(),
-        Values::Bool(v) => v.into(),
         Values::Text(v) => v.into(),
         Values::Time(v) => v
             .into_iter()
