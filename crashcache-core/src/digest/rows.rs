@@ -27,6 +27,12 @@ fn name_version(
     sink.dimension(column, dimension, name, version);
 }
 
+/// The release and the environment, which most kinds of row name.
+fn release_and_environment(sink: &mut impl Sink, release: Option<&str>, environment: Option<&str>) {
+    sink.dimension("release_id", Dimension::Release, release, "");
+    sink.dimension("environment_id", Dimension::Environment, environment, "");
+}
+
 fn milliseconds_between(start: Option<EpochMicros>, end: Option<EpochMicros>) -> Option<f64> {
     Some(end?.checked_sub(start?)? as f64 / 1000.0)
 }
@@ -80,13 +86,7 @@ impl SqlRow for EventFacts {
         sink.text("title", Some(title));
         sink.text("message", message.as_deref());
         sink.text("culprit", culprit.as_deref());
-        sink.dimension("release_id", Dimension::Release, release.as_deref(), "");
-        sink.dimension(
-            "environment_id",
-            Dimension::Environment,
-            environment.as_deref(),
-            "",
-        );
+        release_and_environment(sink, release.as_deref(), environment.as_deref());
         sink.dimension("platform_id", Dimension::Platform, platform.as_deref(), "");
         name_version(sink, "os_id", Dimension::Os, os);
         name_version(sink, "runtime_id", Dimension::Runtime, runtime);
@@ -166,13 +166,7 @@ impl SqlRow for TransactionRow {
             Some(received::event_time(*end_us, origin.received_at)),
         );
         sink.float8("duration_ms", milliseconds_between(*start_us, *end_us));
-        sink.dimension("release_id", Dimension::Release, release.as_deref(), "");
-        sink.dimension(
-            "environment_id",
-            Dimension::Environment,
-            environment.as_deref(),
-            "",
-        );
+        release_and_environment(sink, release.as_deref(), environment.as_deref());
         sink.dimension("platform_id", Dimension::Platform, platform.as_deref(), "");
         name_version(sink, "sdk_id", Dimension::Sdk, sdk);
         sink.dimension(
@@ -245,13 +239,7 @@ impl SqlRow for SessionRow {
         sink.float8("duration", *duration);
         sink.text("status", Some(status));
         sink.int8("errors", Some(*errors));
-        sink.dimension("release_id", Dimension::Release, Some(release), "");
-        sink.dimension(
-            "environment_id",
-            Dimension::Environment,
-            environment.as_deref(),
-            "",
-        );
+        release_and_environment(sink, Some(release), environment.as_deref());
         sink.text(
             "ip_address",
             received::session_ip(ip_address.as_deref(), origin.client_ip),
@@ -281,13 +269,7 @@ impl SqlRow for SessionAggregateRow {
         sink.int4("bucket_index", Some(*bucket_index));
         sink.time("started", Some(started_us.unwrap_or(origin.received_at)));
         sink.text("did", did.as_deref());
-        sink.dimension("release_id", Dimension::Release, Some(release), "");
-        sink.dimension(
-            "environment_id",
-            Dimension::Environment,
-            environment.as_deref(),
-            "",
-        );
+        release_and_environment(sink, Some(release), environment.as_deref());
         sink.int8("exited", Some(*exited));
         sink.int8("errored", Some(*errored));
         sink.int8("abnormal", Some(*abnormal));
@@ -315,13 +297,7 @@ impl SqlRow for CheckInRow {
         sink.json("monitor_config", monitor_config.as_ref());
         sink.text("status", Some(status));
         sink.float8("duration", *duration);
-        sink.dimension("release_id", Dimension::Release, release.as_deref(), "");
-        sink.dimension(
-            "environment_id",
-            Dimension::Environment,
-            environment.as_deref(),
-            "",
-        );
+        release_and_environment(sink, release.as_deref(), environment.as_deref());
         sink.time(
             "timestamp",
             Some(received::event_time(*timestamp_us, origin.received_at)),
@@ -355,13 +331,7 @@ impl SqlRow for LogRow {
         );
         sink.text("body", body.as_deref());
         sink.uuid("trace_id", trace_id.as_deref());
-        sink.dimension("release_id", Dimension::Release, release.as_deref(), "");
-        sink.dimension(
-            "environment_id",
-            Dimension::Environment,
-            environment.as_deref(),
-            "",
-        );
+        release_and_environment(sink, release.as_deref(), environment.as_deref());
         sink.json("attributes", attributes.as_ref());
     }
 }
