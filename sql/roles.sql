@@ -12,6 +12,13 @@
 --                           functions (web_api.sql), which read and triage with their
 --                           owner's rights; no table, no ingest, no administration.
 --   crashcache_api_proxy    the Web API's login, a member of crashcache_api.
+--   crashcache_ui           what the web UI may do: call the ui_* functions (ui.sql: users,
+--                           sign-in, pages, alert settings) and the api_* ones it shares with
+--                           the Web API; no table, no ingest, no administration.
+--   crashcache_ui_proxy     the web UI's login, a member of crashcache_ui.
+--   crashcache_alerts       what alert delivery may do: call the alerts_* functions
+--                           (alerts.sql: periodic checks, claiming and recording deliveries).
+--   crashcache_alerts_proxy alert delivery's login, a member of crashcache_alerts.
 --   crashcache_admin        operators: projects and keys, triage, retention, ruminate,
 --                           export and import; reads and writes every table's rows, and
 --                           cannot change the schema.
@@ -28,6 +35,8 @@ BEGIN
         VALUES ('crashcache_reader', 'NOLOGIN', NULL), ('crashcache_metabase', 'LOGIN', 'crashcache_reader'),
                ('crashcache_ingest', 'NOLOGIN', NULL), ('crashcache_proxy', 'LOGIN', 'crashcache_ingest'),
                ('crashcache_api', 'NOLOGIN', NULL), ('crashcache_api_proxy', 'LOGIN', 'crashcache_api'),
+               ('crashcache_ui', 'NOLOGIN', NULL), ('crashcache_ui_proxy', 'LOGIN', 'crashcache_ui'),
+               ('crashcache_alerts', 'NOLOGIN', NULL), ('crashcache_alerts_proxy', 'LOGIN', 'crashcache_alerts'),
                ('crashcache_admin', 'NOLOGIN', 'crashcache_reader'), ('crashcache_maintenance', 'LOGIN', NULL)
     LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = wanted.column1) THEN
@@ -41,7 +50,8 @@ END
 $$;
 
 GRANT USAGE ON SCHEMA crashcache
-TO crashcache_reader, crashcache_ingest, crashcache_api, crashcache_admin, crashcache_maintenance;
+TO crashcache_reader, crashcache_ingest, crashcache_api, crashcache_ui, crashcache_alerts, crashcache_admin,
+   crashcache_maintenance;
 
 -- Earlier versions of this file granted table rights to readers and ingest; neither needs
 -- them now.
@@ -73,14 +83,20 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA crashcache TO crashcache_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA crashcache TO crashcache_admin;
 GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA crashcache TO crashcache_admin;
 
--- The Web API is the functions named api_* (web_api.sql, version 0.1.2 on).
+-- Each serving role calls the functions of its prefix: the Web API api_* (web_api.sql, 0.1.2
+-- on), the web UI ui_* and api_* (ui.sql, 0.1.4 on), alert delivery alerts_* (alerts.sql, 0.1.4
+-- on). A database at an earlier version has none of the later ones to grant.
 DO $$
 DECLARE
-    endpoint regprocedure;
+    grant_to record;
 BEGIN
-    FOR endpoint IN SELECT p.oid FROM pg_proc p
-                    WHERE p.pronamespace = 'crashcache'::regnamespace AND p.proname LIKE 'api\_%' LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO crashcache_api', endpoint);
+    FOR grant_to IN SELECT p.oid::regprocedure AS endpoint, r.role
+                    FROM pg_proc p
+                    JOIN (VALUES ('api\_%', 'crashcache_api'), ('api\_%', 'crashcache_ui'),
+                                 ('ui\_%', 'crashcache_ui'), ('alerts\_%', 'crashcache_alerts'))
+                         AS r(prefix, role) ON p.proname LIKE r.prefix
+                    WHERE p.pronamespace = 'crashcache'::regnamespace LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', grant_to.endpoint, grant_to.role);
     END LOOP;
 END
 $$;

@@ -148,7 +148,8 @@ class Cluster:
             self.create_extension("crashcache", extension_version)
             self.set_proxy_password()
             if extension_version is None:
-                self.set_password("crashcache_api_proxy")
+                for login in ("crashcache_api_proxy", "crashcache_ui_proxy", "crashcache_alerts_proxy"):
+                    self.set_password(login)
         return self
 
     def _extra_conf(self) -> str:
@@ -380,8 +381,13 @@ def proxy_env(cluster: Cluster, port: int | None = None, **overrides) -> dict:
         PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
     # The Web API's role, when the cluster's extension has the API (0.1.2 on).
-    if "crashcache_api_proxy" in getattr(cluster, "passwords", {}):
-        env["API_DATABASE_URL"] = cluster.url(role="crashcache_api_proxy")
+    # The Web API's, the web UI's and alert delivery's roles, when the cluster has them.
+    passwords = getattr(cluster, "passwords", {})
+    for login, setting in (("crashcache_api_proxy", "API_DATABASE_URL"),
+                           ("crashcache_ui_proxy", "UI_DATABASE_URL"),
+                           ("crashcache_alerts_proxy", "ALERTS_DATABASE_URL")):
+        if login in passwords:
+            env[setting] = cluster.url(role=login)
     env.update({k: str(v) for k, v in overrides.items()})
     return env
 

@@ -56,6 +56,26 @@ pub struct Settings {
         global = true
     )]
     pub api_database_pool_size: String,
+    /// Connection URL of the web UI, as role crashcache_ui_proxy; unset: no UI.
+    #[arg(long, env = "UI_DATABASE_URL", hide_env_values = true, global = true)]
+    pub ui_database_url: Option<String>,
+    /// Most connections the web UI holds at once.
+    #[arg(
+        long,
+        env = "UI_DATABASE_POOL_SIZE",
+        default_value = "4",
+        global = true
+    )]
+    pub ui_database_pool_size: String,
+    /// Connection URL of alert delivery, as role crashcache_alerts_proxy; unset: this process
+    /// delivers no alerts (another one may).
+    #[arg(
+        long,
+        env = "ALERTS_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub alerts_database_url: Option<String>,
     /// How long a request waits for a free connection before answering 503.
     #[arg(
         long,
@@ -194,6 +214,12 @@ pub struct Config {
     pub api_database: Option<tokio_postgres::Config>,
     /// Most pooled connections of the Web API.
     pub api_pool_size: usize,
+    /// How the web UI reaches the database, if it is on.
+    pub ui_database: Option<tokio_postgres::Config>,
+    /// Most pooled connections of the web UI.
+    pub ui_pool_size: usize,
+    /// How alert delivery reaches the database, if this process delivers.
+    pub alerts_database: Option<tokio_postgres::Config>,
     /// Wait for a pooled connection.
     pub acquire_timeout: Duration,
     /// Time to open a connection.
@@ -304,6 +330,8 @@ impl Config {
             1,
             10_000,
         )? as usize;
+        let ui_pool_size =
+            integer("UI_DATABASE_POOL_SIZE", &s.ui_database_pool_size, 1, 10_000)? as usize;
         // Each statement in flight holds a connection; the pool has the last word.
         let ingest_concurrency = (integer("INGEST_CONCURRENCY", &s.ingest_concurrency, 1, 10_000)?
             as usize)
@@ -362,24 +390,21 @@ impl Config {
             Some(url) => parse_public_url(url)?,
             None => format!("http://{listen}"),
         };
-        let api_database = match s.api_database_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(url) => {
-                let mut api = tokio_postgres::Config::from_str(url).map_err(|err| {
-                    invalid(
-                        "API_DATABASE_URL",
-                        format!("not a PostgreSQL connection string: {err}"),
-                    )
-                })?;
-                api.connect_timeout(connect_timeout);
-                if api.get_application_name().is_none() {
-                    api.application_name("ingest-proxy web api");
-                }
-                // Permalinks and tokens name the URL clients reach this proxy at.
-                api.options(format!("-c crashcache.public_url={public_url}"));
-                Some(api)
-            }
+        // Links, permalinks and tokens name the URL clients reach this server at.
+        let optional = |name, url: &Option<String>, application| {
+            optional_database(name, url, application, connect_timeout, &public_url)
         };
+        let api_database = optional(
+            "API_DATABASE_URL",
+            &s.api_database_url,
+            "ingest-proxy web api",
+        )?;
+        let ui_database = optional("UI_DATABASE_URL", &s.ui_database_url, "ingest-proxy web ui")?;
+        let alerts_database = optional(
+            "ALERTS_DATABASE_URL",
+            &s.alerts_database_url,
+            "ingest-proxy alerts",
+        )?;
         let log_format = match s.log_format.trim().to_ascii_lowercase().as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -399,6 +424,9 @@ impl Config {
             pool_size,
             api_database,
             api_pool_size,
+            ui_database,
+            ui_pool_size,
+            alerts_database,
             acquire_timeout: millis(
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
                 &s.database_acquire_timeout_ms,
@@ -447,6 +475,19 @@ impl Config {
         Some(self.pool_for(database, self.api_pool_size))
     }
 
+    /// The web UI's pool's settings, if it is on (`UI_DATABASE_URL`).
+    pub fn ui_pool_settings(&self) -> Option<PoolSettings> {
+        let database = self.ui_database.clone()?;
+        Some(self.pool_for(database, self.ui_pool_size))
+    }
+
+    /// Alert delivery's pool's settings, if this process delivers (`ALERTS_DATABASE_URL`): a
+    /// connection for the periodic checks and one for delivering.
+    pub fn alerts_pool_settings(&self) -> Option<PoolSettings> {
+        let database = self.alerts_database.clone()?;
+        Some(self.pool_for(database, 2))
+    }
+
     fn pool_for(&self, database: tokio_postgres::Config, size: usize) -> PoolSettings {
         PoolSettings {
             database,
@@ -455,6 +496,27 @@ impl Config {
             connect_timeout: self.connect_timeout,
         }
     }
+}
+
+/// A second database URL (the Web API's, the UI's, alert delivery's): unset or blank is off.
+fn optional_database(
+    name: &'static str,
+    url: &Option<String>,
+    application: &str,
+    connect_timeout: Duration,
+    public_url: &str,
+) -> Result<Option<tokio_postgres::Config>, ConfigError> {
+    let Some(url) = url.as_deref().map(str::trim).filter(|url| !url.is_empty()) else {
+        return Ok(None);
+    };
+    let mut database = tokio_postgres::Config::from_str(url)
+        .map_err(|err| invalid(name, format!("not a PostgreSQL connection string: {err}")))?;
+    database.connect_timeout(connect_timeout);
+    if database.get_application_name().is_none() {
+        database.application_name(application);
+    }
+    database.options(format!("-c crashcache.public_url={public_url}"));
+    Ok(Some(database))
 }
 
 fn parse_host(text: &str) -> Result<IpAddr, ConfigError> {

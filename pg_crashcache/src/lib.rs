@@ -74,7 +74,13 @@ extension_sql_file!(
         web_api::parse_issue_query,
         web_api::parse_stats_period,
         web_api::api_event_body
-    ],
+    ]
+);
+extension_sql_file!("../sql/ui.sql", name = "ui", requires = ["web_api"]);
+extension_sql_file!(
+    "../sql/alerts.sql",
+    name = "alerts",
+    requires = ["ui"],
     finalize
 );
 

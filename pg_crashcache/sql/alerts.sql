@@ -1,0 +1,4 @@
+-- Alerts: rules and channels kept in tables, detection that writes an outbox in the same
+-- transaction as the digest (or the periodic check), and the alerts_* functions a delivering
+-- process calls to claim outbox rows and record what happened (role crashcache_alerts,
+-- sql/roles.sql).

@@ -1,0 +1,4 @@
+-- The web UI's side of the database: its users and their sign-in sessions, and the ui_*
+-- functions each page calls (with the api_* functions of web_api.sql it shares with the Web
+-- API). They run with their owner's rights; role crashcache_ui may call them and nothing else
+-- (sql/roles.sql).
