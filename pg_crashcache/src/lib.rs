@@ -77,10 +77,11 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!("../sql/ui.sql", name = "ui", requires = ["web_api"]);
+extension_sql_file!("../sql/ui_pages.sql", name = "ui_pages", requires = ["ui"]);
 extension_sql_file!(
     "../sql/alerts.sql",
     name = "alerts",
-    requires = ["ui"],
+    requires = ["ui_pages"],
     finalize
 );
 

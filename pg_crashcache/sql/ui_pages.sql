@@ -1,0 +1,3 @@
+-- The web UI's detail pages: an issue with its event, release health, performance and a
+-- transaction's spans, crons, logs and the status page. Each ui_* function here feeds one page
+-- (or one part of one) with a single call; role crashcache_ui may call them (sql/roles.sql).
