@@ -64,6 +64,26 @@ RETURNS text LANGUAGE sql STABLE AS $$
 $$;
 
 -- ===================================================================== issue page
+-- An issue's events in each of the last `buckets` buckets of `bucket` length, oldest first,
+-- each counted up to `cap`: a sparkline whose cost is bounded however hot the issue (a bucket
+-- at the cap is drawn full; the issue's own count stays exact). Index range counts on
+-- event_issue_time_idx, index-only.
+CREATE FUNCTION crashcache._ui_pages_issue_buckets(issue_id bigint, bucket interval, buckets int, cap int)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_agg(c.n ORDER BY b.i)
+    FROM generate_series(0, buckets - 1) b(i)
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM (
+            SELECT FROM crashcache.event e
+            WHERE e.issue_id = _ui_pages_issue_buckets.issue_id
+              AND e.timestamp > now() - bucket * (buckets - b.i) AND e.timestamp <= now() - bucket * (buckets - b.i - 1)
+            LIMIT cap) x) c
+$$;
+
+-- The most a bucket of the issue page's sparklines counts.
+CREATE FUNCTION crashcache._ui_pages_bucket_cap()
+RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 2000 $$;
+
 -- How many of an issue's latest events its tag distribution and releases are read from: the
 -- page costs the same for an issue with a million events.
 CREATE FUNCTION crashcache._ui_pages_issue_sample()
@@ -71,14 +91,17 @@ RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 2000 $$;
 
 -- The tag distribution of an issue's latest events: per key its top values with their counts,
 -- in the order of the API's tags (dimensions first), and how many events were read.
+-- In PL/pgSQL with custom plans: planned for the issue at hand, the sample is read backwards
+-- along event_issue_time_idx; a generic plan would sort every event of a hot issue.
 CREATE FUNCTION crashcache._ui_pages_issue_tags(issue_id bigint)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-    WITH recent AS (
+RETURNS jsonb LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+BEGIN
+    RETURN (WITH recent AS (
         SELECT e.level, e.release_id, e.environment_id, e.os_id, e.runtime_id, e.browser_id,
                e.device_id, e.server_name_id, e.transaction_id, e.logger_id, e.user_key, e.tags
         FROM crashcache.event e WHERE e.issue_id = _ui_pages_issue_tags.issue_id
         ORDER BY e.timestamp DESC LIMIT crashcache._ui_pages_issue_sample()),
-    dimensions AS (
+    dimensions AS MATERIALIZED (
         SELECT d.key, d.ord, d.id, count(*) AS n FROM recent r
         CROSS JOIN LATERAL (VALUES ('environment', 1, r.environment_id), ('release', 2, r.release_id),
                                    ('os', 3, r.os_id), ('runtime', 4, r.runtime_id), ('browser', 5, r.browser_id),
@@ -107,23 +130,20 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
             SELECT r.key, min(r.ord) AS ord,
                    jsonb_build_object('key', r.key, 'total', max(r.total), 'unique', max(r.unique_values),
                                       'top', jsonb_agg(jsonb_build_object('value', r.value, 'count', r.n) ORDER BY r.rank)) AS j
-            FROM ranked r WHERE r.rank <= 5 GROUP BY r.key) k), '[]'))
+            FROM ranked r WHERE r.rank <= 5 GROUP BY r.key) k), '[]')));
+END
 $$;
 
 -- The issue page's header: the issue as the API shows it, with the releases of its first and
 -- last event, the releases of its latest events, its tag distribution, its events per hour of
--- the last day (24 counts) and per day of the last 14 days (14), and its activity (notes, status changes).
+-- the last day and per day of the last 14 days (each
+-- counted up to a cap), and its activity (notes, status changes).
 CREATE FUNCTION crashcache.ui_issue(issue text)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     i crashcache.issue := crashcache._api_issue(NULL, issue);
-    hours timestamptz[];
-    days timestamptz[];
 BEGIN
-    hours := ARRAY(SELECT e.timestamp FROM crashcache.event e
-                   WHERE e.issue_id = i.id AND e.timestamp >= now() - interval '24 hours');
-    days := ARRAY(SELECT e.timestamp FROM crashcache.event e
-                  WHERE e.issue_id = i.id AND e.timestamp >= now() - interval '14 days');
     RETURN (crashcache.api_issue(NULL, i.id::text) - 'activity')
         || jsonb_build_object(
             'fingerprint', i.fingerprint, 'groupingMethod', i.grouping_method,
@@ -138,8 +158,9 @@ BEGIN
                                      WHERE e.release_id IS NOT NULL GROUP BY e.release_id) s
                                  JOIN crashcache.dim_release r ON r.id = s.release_id), '[]'),
             'tags', crashcache._ui_pages_issue_tags(i.id),
-            'hourly', crashcache._ui_pages_buckets(hours, 86400),
-            'daily', crashcache._ui_pages_buckets(days, 14 * 86400, 14),
+            'hourly', crashcache._ui_pages_issue_buckets(i.id, interval '1 hour', 24, crashcache._ui_pages_bucket_cap()),
+            'daily', crashcache._ui_pages_issue_buckets(i.id, interval '1 day', 14, crashcache._ui_pages_bucket_cap()),
+            'bucketCap', crashcache._ui_pages_bucket_cap(),
             'activity', crashcache.api_issue_activities(NULL, i.id::text)->'activity');
 END
 $$;
@@ -149,7 +170,7 @@ $$;
 -- how it was grouped (crashcache.grouping() of what the SDK sent, beside the issue's
 -- fingerprint), and the transaction of its trace, if one was received.
 CREATE FUNCTION crashcache.ui_issue_event(issue text, event text)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     i crashcache.issue := crashcache._api_issue(NULL, issue);
     shown jsonb := crashcache.api_issue_event(NULL, i.id::text, event);
@@ -180,7 +201,7 @@ $$;
 
 -- What the SDK sent of one event of an issue, for the raw JSON download.
 CREATE FUNCTION crashcache.ui_event_json(issue text, event text)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     i crashcache.issue := crashcache._api_issue(NULL, issue);
     found jsonb;
@@ -220,22 +241,22 @@ $$;
 
 -- Resolves, ignores or reopens an issue from its page; the activity names the user. Returns
 -- the issue as the API shows it.
-CREATE FUNCTION crashcache.ui_set_issue_status(user_id int, issue text, action text, ignore_minutes int DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+CREATE FUNCTION crashcache.ui_set_issue_status(acting_user int, issue text, action text, ignore_minutes int DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT crashcache.api_update_issue(NULL, issue, crashcache._ui_pages_status_body(action, ignore_minutes),
-                                       crashcache._ui_pages_actor(user_id))
+                                       crashcache._ui_actor(acting_user))
 $$;
 
 -- Adds a comment to an issue, by the user (the Web API's note). Returns the note.
-CREATE FUNCTION crashcache.ui_add_issue_comment(user_id int, issue text, comment text)
-RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+CREATE FUNCTION crashcache.ui_add_issue_comment(acting_user int, issue text, comment text)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT crashcache.api_add_issue_note(NULL, issue, jsonb_build_object('text', comment),
-                                         crashcache._ui_pages_actor(user_id))
+                                         crashcache._ui_actor(acting_user))
 $$;
 
 -- An attachment for download: its name, type and bytes (base64), read from its archive.
 CREATE FUNCTION crashcache.ui_attachment(attachment_id bigint)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found jsonb;
 BEGIN
@@ -254,98 +275,172 @@ END
 $$;
 
 -- ===================================================================== release health
--- Per release and environment of a project, over the period (default 14 days): sessions,
--- crash-free session and user rates (crashed and abnormal sessions are not crash-free),
--- adoption (the release's share of its environment's sessions), sessions per 24th of the
--- period, and per release the issues whose first event came with it.
+-- The release health page reads per release at most this many of its latest sessions (and as
+-- many pre-aggregated buckets): the rates of a busy release are those of its latest sessions.
+CREATE FUNCTION crashcache._ui_pages_session_window()
+RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 500 $$;
+
+-- Per release and environment of a project, over the period (default 14 days), for the 20
+-- releases with the latest sessions: sessions, crash-free session and user rates (crashed
+-- and abnormal sessions are not crash-free), adoption (the release's share of its
+-- environment's sessions), sessions per 24th of the period, whether the release's figures
+-- come from its latest sessions only (`sampled`), and the issues whose first event came with
+-- it. Release ids come from session_release_idx, one probe each (a loose index scan).
 CREATE FUNCTION crashcache.ui_release_health(project text, period text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan SET work_mem = '32MB' AS $$
 DECLARE
     p crashcache.project := crashcache._ui_pages_project(project);
     seconds bigint := crashcache._ui_pages_period(period, '14d');
     since timestamptz := now() - make_interval(secs => seconds);
+    cap int := crashcache._ui_pages_session_window();
     rows jsonb;
 BEGIN
-    WITH sessions AS (
-        SELECT s.release_id, s.environment_id, s.started, 1::bigint AS total,
-               (s.status IN ('crashed', 'abnormal'))::int::bigint AS crashed,
-               (s.errors > 0 AND s.status NOT IN ('crashed', 'abnormal'))::int::bigint AS errored, s.did
-        FROM crashcache.session s WHERE s.project_id = p.id AND s.started >= since
+    WITH RECURSIVE known AS (
+        (SELECT s.release_id FROM crashcache.session s WHERE s.project_id = p.id ORDER BY s.release_id LIMIT 1)
         UNION ALL
-        SELECT a.release_id, a.environment_id, a.started, a.exited + a.errored + a.abnormal + a.crashed,
-               a.crashed + a.abnormal, a.errored, a.did
-        FROM crashcache.session_aggregate a WHERE a.project_id = p.id AND a.started >= since),
+        SELECT (SELECT s.release_id FROM crashcache.session s WHERE s.project_id = p.id AND s.release_id > k.release_id
+                ORDER BY s.release_id LIMIT 1)
+        FROM known k WHERE k.release_id IS NOT NULL),
+    known_aggregated AS (
+        (SELECT a.release_id FROM crashcache.session_aggregate a WHERE a.project_id = p.id ORDER BY a.release_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT a.release_id FROM crashcache.session_aggregate a WHERE a.project_id = p.id AND a.release_id > k.release_id
+                ORDER BY a.release_id LIMIT 1)
+        FROM known_aggregated k WHERE k.release_id IS NOT NULL),
+    releases AS (
+        SELECT r.release_id,
+               greatest((SELECT max(s.started) FROM crashcache.session s
+                         WHERE s.project_id = p.id AND s.release_id = r.release_id AND s.started >= since),
+                        (SELECT max(a.started) FROM crashcache.session_aggregate a
+                         WHERE a.project_id = p.id AND a.release_id = r.release_id AND a.started >= since)) AS last_session
+        FROM (SELECT release_id FROM known WHERE release_id IS NOT NULL
+              UNION SELECT release_id FROM known_aggregated WHERE release_id IS NOT NULL) r),
+    top AS (SELECT * FROM releases WHERE last_session IS NOT NULL ORDER BY last_session DESC LIMIT 20),
+    sessions AS (
+        SELECT t.release_id, x.environment_id, x.started, x.total, x.crashed, x.errored, x.did
+        FROM top t
+        CROSS JOIN LATERAL (
+            SELECT s.environment_id, s.started, 1::bigint AS total,
+                   (s.status IN ('crashed', 'abnormal'))::int::bigint AS crashed,
+                   (s.errors > 0 AND s.status NOT IN ('crashed', 'abnormal'))::int::bigint AS errored, s.did
+            FROM crashcache.session s
+            WHERE s.project_id = p.id AND s.release_id = t.release_id AND s.started >= since
+            ORDER BY s.started DESC LIMIT cap) x
+        UNION ALL
+        SELECT t.release_id, y.environment_id, y.started, y.exited + y.errored + y.abnormal + y.crashed,
+               y.crashed + y.abnormal, y.errored, y.did
+        FROM top t
+        CROSS JOIN LATERAL (
+            SELECT a.* FROM crashcache.session_aggregate a
+            WHERE a.project_id = p.id AND a.release_id = t.release_id AND a.started >= since
+            ORDER BY a.started DESC LIMIT cap) y),
     per_release AS (
         SELECT s.release_id, s.environment_id, sum(s.total) AS sessions, sum(s.crashed) AS crashed,
                sum(s.errored) AS errored, count(DISTINCT s.did) AS users,
                count(DISTINCT s.did) FILTER (WHERE s.crashed > 0) AS crashed_users,
-               max(s.started) AS last_session,
-               crashcache._ui_pages_buckets(array_agg(s.started), seconds) AS trend
+               max(s.started) AS last_session
         FROM sessions s GROUP BY 1, 2),
     adopted AS (
         SELECT r.*, round(100.0 * r.sessions / nullif(sum(r.sessions) OVER (PARTITION BY r.environment_id), 0), 2)
                     AS adoption
         FROM per_release r),
+    sampled AS (
+        SELECT s.release_id, sum(s.total) >= cap AS capped FROM sessions s GROUP BY 1),
+    trend AS (
+        SELECT x.release_id, x.environment_id, jsonb_agg(coalesce(c.n, 0) ORDER BY x.bucket) AS counts
+        FROM (SELECT r.release_id, r.environment_id, b AS bucket FROM per_release r, generate_series(1, 24) b) x
+        LEFT JOIN (SELECT s.release_id, coalesce(s.environment_id, 0) AS environment_id,
+                          width_bucket(extract(epoch FROM s.started), extract(epoch FROM since),
+                                       extract(epoch FROM now()) + 1e-6, 24) AS bucket, sum(s.total) AS n
+                   FROM sessions s GROUP BY 1, 2, 3) c
+               ON c.release_id = x.release_id AND c.environment_id = coalesce(x.environment_id, 0) AND c.bucket = x.bucket
+        GROUP BY 1, 2),
     new_issues AS (
         SELECT first.release_id, count(*) AS n
         FROM (SELECT i.id FROM crashcache.issue i
               WHERE i.project_id = p.id AND i.last_seen >= since AND i.first_seen >= since AND i.event_count > 0
-              ORDER BY i.last_seen DESC LIMIT 5000) i
+              ORDER BY i.last_seen DESC LIMIT 1000) i
         CROSS JOIN LATERAL (SELECT e.release_id FROM crashcache.event e WHERE e.issue_id = i.id
                             ORDER BY e.timestamp, e.id LIMIT 1) first
         GROUP BY 1)
     SELECT jsonb_agg(jsonb_build_object(
                'release', rel.name, 'environment', env.name, 'sessions', r.sessions,
+               'sampled', sp.capped,
                'crashed', r.crashed, 'errored', r.errored, 'users', r.users,
                'crashFreeSessions', round(100.0 * (1 - r.crashed::numeric / nullif(r.sessions, 0)), 2),
                'crashFreeUsers', round(100.0 * (1 - r.crashed_users::numeric / nullif(r.users, 0)), 2),
-               'adoption', r.adoption,
-               'lastSession', crashcache._api_time(r.last_session), 'trend', r.trend,
+               'adoption', r.adoption, 'lastSession', crashcache._api_time(r.last_session), 'trend', tr.counts,
                'newIssues', coalesce(n.n, 0))
-           ORDER BY r.last_session DESC, rel.name, env.name)
+           ORDER BY t.last_session DESC, rel.name, r.sessions DESC, env.name)
     INTO rows
     FROM adopted r
+    JOIN top t ON t.release_id = r.release_id
+    JOIN sampled sp ON sp.release_id = r.release_id
+    JOIN trend tr ON tr.release_id = r.release_id AND tr.environment_id IS NOT DISTINCT FROM r.environment_id
     JOIN crashcache.dim_release rel ON rel.id = r.release_id
     LEFT JOIN crashcache.dim_environment env ON env.id = r.environment_id
     LEFT JOIN new_issues n ON n.release_id = r.release_id;
     RETURN jsonb_build_object('project', jsonb_build_object('id', p.id, 'slug', p.slug, 'name', p.name),
-                              'periodSeconds', seconds, 'releases', coalesce(rows, '[]'));
+                              'periodSeconds', seconds, 'sessionWindow', cap, 'releases', coalesce(rows, '[]'));
 END
 $$;
 
 -- ===================================================================== performance
+-- How many of a period's latest transactions the performance page reads at most: a busy
+-- project's figures are those of its latest transactions, at a bounded cost.
+CREATE FUNCTION crashcache._ui_pages_transaction_window()
+RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 10000 $$;
+
 -- Per transaction name of a project, over the period (default 24 hours): count, p50, p95 and
 -- p99 duration, failure rate (statuses other than ok, cancelled and unknown, as Sentry
--- counts), and counts per 24th of the period; the busiest first, at most 200 names.
+-- counts), and counts per 24th of the period; the busiest first, at most 200 names. Read from
+-- the period's latest transactions (`sampled` of them; `complete` when that is all of them).
 CREATE FUNCTION crashcache.ui_performance(project text, period text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET work_mem = '32MB' AS $$
 DECLARE
     p crashcache.project := crashcache._ui_pages_project(project);
     seconds bigint := crashcache._ui_pages_period(period, '24h');
+    since timestamptz := now() - make_interval(secs => seconds);
+    sampled bigint;
     rows jsonb;
 BEGIN
-    SELECT jsonb_agg(jsonb_build_object(
-               'transaction', coalesce(d.name, ''), 'count', s.n, 'p50', s.p50, 'p95', s.p95, 'p99', s.p99,
-               'failureRate', round(100.0 * s.failed / s.n, 2), 'trend', s.trend) ORDER BY s.n DESC, d.name)
-    INTO rows
-    FROM (SELECT t.transaction_id, count(*) AS n,
-                 percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration_ms) AS p50,
-                 percentile_cont(0.95) WITHIN GROUP (ORDER BY t.duration_ms) AS p95,
-                 percentile_cont(0.99) WITHIN GROUP (ORDER BY t.duration_ms) AS p99,
-                 count(*) FILTER (WHERE coalesce(t.status, 'ok') NOT IN ('ok', 'cancelled', 'unknown')) AS failed,
-                 crashcache._ui_pages_buckets(array_agg(t.end_time), seconds) AS trend
-          FROM crashcache.transaction t
-          WHERE t.project_id = p.id AND t.end_time >= now() - make_interval(secs => seconds)
-          GROUP BY t.transaction_id ORDER BY count(*) DESC LIMIT 200) s
+    WITH recent AS MATERIALIZED (
+        SELECT t.transaction_id, t.duration_ms, t.status,
+               width_bucket(extract(epoch FROM t.end_time), extract(epoch FROM since), extract(epoch FROM now()) + 1e-6, 24) AS bucket
+        FROM crashcache.transaction t
+        WHERE t.project_id = p.id AND t.end_time >= since
+        ORDER BY t.end_time DESC LIMIT crashcache._ui_pages_transaction_window()),
+    per_name AS (
+        SELECT r.transaction_id, count(*) AS n,
+               percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.duration_ms) AS pct,
+               count(*) FILTER (WHERE coalesce(r.status, 'ok') NOT IN ('ok', 'cancelled', 'unknown')) AS failed
+        FROM recent r GROUP BY r.transaction_id ORDER BY count(*) DESC LIMIT 200),
+    trend AS (
+        SELECT x.transaction_id, jsonb_agg(coalesce(c.n, 0) ORDER BY x.bucket) AS counts
+        FROM (SELECT n.transaction_id, b AS bucket FROM per_name n, generate_series(1, 24) b) x
+        LEFT JOIN (SELECT r.transaction_id, r.bucket, count(*) AS n FROM recent r GROUP BY 1, 2) c
+               ON c.transaction_id IS NOT DISTINCT FROM x.transaction_id AND c.bucket = x.bucket
+        GROUP BY x.transaction_id)
+    SELECT (SELECT count(*) FROM recent),
+           jsonb_agg(jsonb_build_object(
+               'transaction', coalesce(d.name, ''), 'count', s.n, 'p50', s.pct[1], 'p95', s.pct[2], 'p99', s.pct[3],
+               'failureRate', round(100.0 * s.failed / s.n, 2), 'trend', t.counts) ORDER BY s.n DESC, d.name)
+    INTO sampled, rows
+    FROM per_name s
+    JOIN trend t ON t.transaction_id IS NOT DISTINCT FROM s.transaction_id
     LEFT JOIN crashcache.dim_transaction d ON d.id = s.transaction_id;
     RETURN jsonb_build_object('project', jsonb_build_object('id', p.id, 'slug', p.slug, 'name', p.name),
-                              'periodSeconds', seconds, 'transactions', coalesce(rows, '[]'));
+                              'periodSeconds', seconds, 'sampled', coalesce(sampled, 0),
+                              'complete', coalesce(sampled, 0) < crashcache._ui_pages_transaction_window(),
+                              'transactions', coalesce(rows, '[]'));
 END
 $$;
 
 -- The latest 50 events of one transaction name in a project over the period (default 14 days).
 CREATE FUNCTION crashcache.ui_transaction_events(project text, name text, period text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p crashcache.project := crashcache._ui_pages_project(project);
     seconds bigint := crashcache._ui_pages_period(period, '14d');
@@ -371,7 +466,7 @@ $$;
 -- One transaction with its spans (at most 1,000, by start), for the waterfall. The spans come
 -- from the transaction's own payload (its archive), so no other project's span can join.
 CREATE FUNCTION crashcache.ui_transaction_spans(project text, event text)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p crashcache.project := crashcache._ui_pages_project(project);
     t crashcache.transaction;
@@ -405,7 +500,7 @@ $$;
 
 -- The transaction a trace id leads to in a project (the first one with spans of that trace).
 CREATE FUNCTION crashcache.ui_trace_transaction(project text, trace text)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p crashcache.project := crashcache._ui_pages_project(project);
     trace_uuid uuid := crashcache._ui_pages_trace_id(trace);
@@ -426,10 +521,15 @@ END
 $$;
 
 -- ===================================================================== crons
+-- How many of a monitor's latest check-ins in the period the crons page counts.
+CREATE FUNCTION crashcache._ui_pages_check_in_window()
+RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 500 $$;
+
 -- The monitors of a project: schedule, last check-in and its status, the check-ins of the
--- period (default 14 days) by status, and the statuses of the latest 20 check-ins.
+-- period (default 14 days; at most the latest 500) by status, and the statuses of the latest
+-- 20 check-ins.
 CREATE FUNCTION crashcache.ui_crons(project text, period text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p crashcache.project := crashcache._ui_pages_project(project);
     seconds bigint := crashcache._ui_pages_period(period, '14d');
@@ -449,8 +549,10 @@ BEGIN
         FROM (SELECT * FROM crashcache.check_in c WHERE c.monitor_id = m.id ORDER BY c.timestamp DESC LIMIT 20) c) latest
     CROSS JOIN LATERAL (
         SELECT jsonb_object_agg(s.status, s.n) AS by_status
-        FROM (SELECT c.status, count(*) AS n FROM crashcache.check_in c
-              WHERE c.monitor_id = m.id AND c.timestamp >= now() - make_interval(secs => seconds)
+        FROM (SELECT c.status, count(*) AS n
+              FROM (SELECT x.status FROM crashcache.check_in x
+                    WHERE x.monitor_id = m.id AND x.timestamp >= now() - make_interval(secs => seconds)
+                    ORDER BY x.timestamp DESC LIMIT crashcache._ui_pages_check_in_window()) c
               GROUP BY c.status) s) counts
     WHERE m.project_id = p.id;
     RETURN jsonb_build_object('project', jsonb_build_object('id', p.id, 'slug', p.slug, 'name', p.name),
@@ -462,14 +564,14 @@ $$;
 -- How many log records one page of a search reads at most: a search that finds few rows
 -- answers with what the latest rows held and a cursor to read on.
 CREATE FUNCTION crashcache._ui_pages_log_window()
-RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 20000 $$;
+RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 10000 $$;
 
 -- A page of a project's log records, newest first: those with the level, the text (in the
 -- body, case-insensitive) and the trace id given, after the cursor ("micros:id:0").
 -- `scanned_to` says where the search stopped when it read its window without filling the page.
 CREATE FUNCTION crashcache.ui_logs(project text, level text DEFAULT NULL, q text DEFAULT NULL,
                                    trace text DEFAULT NULL, cursor text DEFAULT NULL, page_size int DEFAULT 50)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p crashcache.project := crashcache._ui_pages_project(project);
     after bigint[] := crashcache._api_cursor(cursor);
@@ -522,7 +624,7 @@ $$;
 -- The tracker's vital signs (crashcache.stats()) and the latest 100 payloads that failed to
 -- digest, with their reasons.
 CREATE FUNCTION crashcache.ui_status()
-RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object(
         'stats', (SELECT to_jsonb(s) || jsonb_build_object('oldest_queued_seconds', extract(epoch FROM s.oldest_queued_age))
                   FROM crashcache.stats() s),
@@ -537,12 +639,10 @@ $$;
 
 -- Sends every payload that failed to digest through the digest again (admin.sql's
 -- retry_errors), for an admin only. Returns how many were re-enqueued.
-CREATE FUNCTION crashcache.ui_retry_errors(user_id int)
-RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+CREATE FUNCTION crashcache.ui_retry_errors(acting_user int)
+RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT crashcache._ui_pages_is_admin(user_id) THEN
-        RAISE EXCEPTION 'Only an admin may retry failed payloads' USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    PERFORM crashcache._ui_check_admin(acting_user);
     RETURN crashcache.retry_errors(NULL);
 END
 $$;
