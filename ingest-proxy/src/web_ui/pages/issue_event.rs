@@ -77,14 +77,14 @@ fn navigation(issue_id: &str, page: &Value, event_id: &str) -> Markup {
 }
 
 fn panel(title: &str, body: Markup) -> Markup {
-    html! { section.panel { h3 { (title) } (body) } }
+    html! { section.card { h3 { (title) } (body) } }
 }
 
 /// The exceptions, the one raised first and then what caused it (Sentry sends the cause first).
 fn exceptions(data: &Value) -> Markup {
     let values = list(data, "values");
     html! {
-        section.panel.exceptions {
+        section.card.exceptions {
             h3 { "Exception" @if values.len() > 1 { " " span.muted { "(" (values.len()) " chained)" } } }
             @for (n, exception) in values.iter().rev().enumerate() {
                 div.exception {
@@ -187,7 +187,7 @@ fn message(data: &Value) -> Markup {
 fn breadcrumbs(data: &Value) -> Markup {
     let crumbs = list(data, "values");
     html! {
-        section.panel.breadcrumbs {
+        section.card.breadcrumbs {
             h3 { "Breadcrumbs " span.muted { "(" (crumbs.len()) ")" } }
             div.scroll { table {
                 thead { tr { th { "Time" } th { "Category" } th { "Level" } th { "Message / data" } } }
@@ -239,7 +239,7 @@ fn tags(event: &Value) -> Markup {
     let tags = list(event, "tags");
     html! {
         @if !tags.is_empty() {
-            section.panel { h3 { "Tags" } ul.tags {
+            section.card { h3 { "Tags" } ul.tags {
                 @for tag in tags { li { span.key { (text(tag, "key").unwrap_or_default()) } " " span.value { (text(tag, "value").unwrap_or_default()) } } }
             } }
         }
@@ -266,7 +266,7 @@ fn user(user: &Value) -> Markup {
 fn contexts(contexts: &Value) -> Markup {
     let Some(all) = contexts.as_object().filter(|c| !c.is_empty()) else { return html! {} };
     html! {
-        section.panel.contexts {
+        section.card.contexts {
             h3 { "Contexts" }
             div.context-grid {
                 @for (name, context) in all {
@@ -285,7 +285,7 @@ fn contexts(contexts: &Value) -> Markup {
 fn attachments(attachments: &[Value]) -> Markup {
     html! {
         @if !attachments.is_empty() {
-            section.panel { h3 { "Attachments" } ul {
+            section.card { h3 { "Attachments" } ul {
                 @for a in attachments {
                     li {
                         a href=(format!("/attachments/{}", integer(a, "id").unwrap_or(0))) download { (text(a, "filename").unwrap_or("attachment")) }
@@ -301,7 +301,7 @@ fn trace(page: &Value) -> Markup {
     let Some(trace_id) = text(page, "traceID") else { return html! {} };
     let project = text(page, "projectSlug").unwrap_or_default();
     html! {
-        section.panel.trace {
+        section.card.trace {
             h3 { "Trace" }
             p {
                 "Trace " code { (trace_id) }
@@ -317,7 +317,7 @@ fn trace(page: &Value) -> Markup {
 fn grouping(grouping: &Value) -> Markup {
     let same = text(grouping, "hash").is_some() && text(grouping, "hash") == text(grouping, "issueFingerprint");
     html! {
-        details.panel.grouping {
+        details.card.grouping {
             summary { h3 { "Why this event is in this issue" } }
             p {
                 "Grouped by " strong { (text(grouping, "method").unwrap_or("?")) }
