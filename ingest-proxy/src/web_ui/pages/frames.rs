@@ -7,8 +7,13 @@
 pub enum Group {
     /// One in-app frame (or any frame, when the trace has no in-app frame at all).
     Shown(usize),
-    /// Consecutive system frames, from `start` to `end` (exclusive), folded.
-    Folded { start: usize, end: usize },
+    /// Consecutive system frames, folded.
+    Folded {
+        /// The first frame of the run.
+        start: usize,
+        /// One past the last frame of the run.
+        end: usize,
+    },
 }
 
 /// The groups of frames whose in-app flags are `in_app`, in the same order. A trace without

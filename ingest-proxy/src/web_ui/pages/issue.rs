@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
+use tokio_postgres::types::ToSql;
 
 use crate::web_ui::csrf::CsrfForm;
 use crate::web_ui::db;
@@ -119,9 +120,10 @@ pub async fn add_comment(
 
 async fn render(ui: &WebUi, user: &SignedIn, issue: &str, event: &str) -> Result<Markup, UiError> {
     // Two calls on two connections at once: the header and the event.
+    let (header_params, event_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 2]) = ([&issue], [&issue, &event]);
     let (header, shown) = tokio::try_join!(
-        db::one_json(&ui.pool, "SELECT crashcache.ui_issue($1)", &[&issue]),
-        db::one_json(&ui.pool, "SELECT crashcache.ui_issue_event($1, $2)", &[&issue, &event]),
+        db::one_json(&ui.pool, "SELECT crashcache.ui_issue($1)", &header_params),
+        db::one_json(&ui.pool, "SELECT crashcache.ui_issue_event($1, $2)", &event_params),
     )?;
     let id = text(&header, "id").unwrap_or(issue).to_string();
     let project = text(&header["project"], "slug").map(str::to_string);

@@ -36,7 +36,7 @@ pub async fn retry(State(ui): State<WebUi>, posted: CsrfForm<NoFields>) -> Resul
 /// The figures of crashcache.stats().
 pub fn vitals(stats: &Value) -> Markup {
     let figure = |label: &str, value: String, warn: bool| {
-        html! { div.vital class=[warn.then_some("warn")] { dt { (label) } dd { (value) } } }
+        html! { div class=(if warn { "vital warn" } else { "vital" }) { dt { (label) } dd { (value) } } }
     };
     let queued = integer(stats, "queued").unwrap_or(0);
     let errors = integer(stats, "errors").unwrap_or(0);
