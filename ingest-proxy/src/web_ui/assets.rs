@@ -19,11 +19,16 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: [Asset; 2] = [
+const ASSETS: [Asset; 3] = [
     Asset {
         name: "ui.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("assets/ui.css"),
+    },
+    Asset {
+        name: "pages.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("assets/pages.css"),
     },
     Asset {
         name: "ui.js",

@@ -140,6 +140,7 @@ pub fn head(title: &str) -> Markup {
             meta name="color-scheme" content="light dark";
             title { (title) " · crashcache" }
             link rel="stylesheet" href=(assets::url("ui.css"));
+            link rel="stylesheet" href=(assets::url("pages.css"));
             script src=(assets::url("ui.js")) defer {}
         }
     }

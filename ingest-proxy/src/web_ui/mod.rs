@@ -59,7 +59,7 @@ impl WebUi {
 
 /// The UI's routes. Merged into the proxy's route table (`app`) when the UI is on.
 pub fn router(ui: WebUi) -> Router {
-    use pages::{issues, projects, signin};
+    use pages::{attachments, crons, issue, issues, logs, performance, projects, releases, signin, status};
     Router::new()
         .route("/", get(|| async { Redirect::to("/issues") }))
         // Signing in and out.
@@ -80,8 +80,23 @@ pub fn router(ui: WebUi) -> Router {
         // Issues.
         .route("/issues", get(issues::list))
         .route("/issues/bulk", post(issues::bulk))
-        // The detail pages (pages/issue.rs, releases.rs, performance.rs, crons.rs, logs.rs,
-        // status.rs) go here.
+        // The detail pages: an issue and its events, attachments, release health,
+        // performance and spans, crons, logs, status.
+        .route("/issues/{issue_id}", get(issue::show))
+        .route("/issues/{issue_id}/status", post(issue::set_status))
+        .route("/issues/{issue_id}/comments", post(issue::add_comment))
+        .route("/issues/{issue_id}/events/{event_id}", get(issue::show_event))
+        .route("/issues/{issue_id}/events/{event_id}/json", get(issue::event_json))
+        .route("/attachments/{attachment_id}", get(attachments::download))
+        .route("/releases", get(releases::list_page))
+        .route("/performance", get(performance::overview))
+        .route("/performance/transactions/{name}", get(performance::transaction))
+        .route("/performance/events/{event_id}", get(performance::spans))
+        .route("/traces/{trace_id}", get(performance::trace))
+        .route("/crons", get(crons::list_page))
+        .route("/logs", get(logs::search))
+        .route("/status", get(status::show))
+        .route("/status/retry", post(status::retry))
         .route("/static/{file}", get(assets::serve))
         .layer(middleware::from_fn(security_headers))
         .with_state(ui)

@@ -3,3 +3,17 @@
 pub mod issues;
 pub mod projects;
 pub mod signin;
+// The detail pages.
+pub mod attachments;
+pub mod crons;
+pub mod fields;
+pub mod figures;
+pub mod frames;
+pub mod issue;
+pub mod issue_event;
+pub mod logs;
+pub mod performance;
+pub mod period;
+pub mod releases;
+pub mod status;
+pub mod waterfall;
