@@ -739,23 +739,20 @@ RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalo
                                          crashcache._ui_actor(acting_user))
 $$;
 
--- An attachment for download: its name, type and bytes (base64), read from its archive.
+-- An attachment for download: its name, type and bytes, read from its archive.
 CREATE FUNCTION crashcache.ui_attachment(attachment_id bigint)
-RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    found jsonb;
+RETURNS TABLE (filename text, content_type text, body bytea)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    SELECT jsonb_build_object('filename', a.filename, 'contentType', a.content_type,
-                              'body', translate(encode(item.payload, 'base64'), E'\n', ''))
-    INTO found
-    FROM crashcache.attachment a
-    JOIN crashcache.archive ar ON ar.id = a.archive_id
-    CROSS JOIN LATERAL crashcache.payload_items(crashcache.unpack(ar.codec, ar.body), ar.kind) item
-    WHERE a.id = attachment_id AND item.item_index = a.item_index;
-    IF found IS NULL THEN
+    RETURN QUERY
+        SELECT a.filename, a.content_type, item.payload
+        FROM crashcache.attachment a
+        JOIN crashcache.archive ar ON ar.id = a.archive_id
+        CROSS JOIN LATERAL crashcache.payload_items(crashcache.unpack(ar.codec, ar.body), ar.kind) item
+        WHERE a.id = attachment_id AND item.item_index = a.item_index;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'No attachment %', attachment_id USING ERRCODE = 'no_data_found';
     END IF;
-    RETURN found;
 END
 $$;
 
