@@ -52,9 +52,11 @@ def test_issue_page_shows_the_chained_exception_frames_and_breadcrumbs(ui_page, 
     ui_page.goto(f"/issues/{issue}")
     assert ui_page.locator("h1").inner_text().endswith(f"RuntimeError: order 42 could not be loaded ({run})")
     exceptions = ui_page.locator(".exceptions")
-    text = exceptions.inner_text()
     # The exception raised first, then its cause.
-    assert text.index("RuntimeError") < text.index("Caused by") < text.index("ValueError")
+    titles = exceptions.locator(".exception-title").all_text_contents()
+    assert titles == [f"RuntimeError: order 42 could not be loaded ({run})",
+                      "ValueError: invalid literal for int() with base 10: 'three'"], titles
+    assert exceptions.locator(".exception").nth(1).locator(".chain").text_content() == "Caused by"
     # The most recent in-app frame is open with its source line highlighted and its locals.
     first = exceptions.locator("details.frame.in-app[open]").first
     assert "load_order" in first.locator("summary").inner_text()

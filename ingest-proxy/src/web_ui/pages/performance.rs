@@ -87,10 +87,10 @@ pub async fn transaction(
     let project = text(&found["project"], "slug").unwrap_or_default().to_string();
     let events = list(&found, "events");
     let body = html! {
-        header.page-header {
+        header.page-header { div {
             p.breadcrumb { a href=(format!("/performance?{}", figures::query(&[("project", &project)]))) { "Performance" } }
             h1 { (name) }
-        }
+        } }
         @if events.is_empty() { (empty_state("No event of this transaction in the last 14 days.")) } @else {
             div.scroll { table.list {
                 thead { tr { th scope="col" { "Ended" } th.num scope="col" { "Duration" } th scope="col" { "Status" }
@@ -128,7 +128,7 @@ pub async fn spans(
     let tx = &found["transaction"];
     let name = text(tx, "name").unwrap_or("(unnamed transaction)").to_string();
     let body = html! {
-        header.page-header {
+        header.page-header { div {
             p.breadcrumb {
                 a href=(format!("/performance?{}", figures::query(&[("project", &project)]))) { "Performance" } " / "
                 a href=(format!("/performance/transactions/{}?{}", segment(&name), figures::query(&[("project", &project)]))) { (name) }
@@ -142,7 +142,7 @@ pub async fn spans(
                 div { dt { "Release" } dd { code { (text(tx, "release").unwrap_or("—")) } } }
                 div { dt { "Trace" } dd { code { (text(tx, "traceID").unwrap_or("—")) } } }
             }
-        }
+        } }
         (waterfall_view(&found))
     };
     Ok(layout::page_in(&user, &name, Section::Performance, Some(&project), body))
