@@ -61,9 +61,10 @@ def test_issue_page_shows_the_chained_exception_frames_and_breadcrumbs(ui_page, 
     first = exceptions.locator("details.frame.in-app[open]").first
     assert "load_order" in first.locator("summary").inner_text()
     assert "raise RuntimeError" in first.locator(".line.current").inner_text()
-    cause_frame = exceptions.locator("details.frame.in-app", has_text="parse_quantity")
-    cause_frame.locator("summary").click()
-    assert f"'quantity-{run}'" in cause_frame.locator("table.vars").inner_text()
+    cause = exceptions.locator("details.frame.in-app > summary", has_text="in parse_quantity at line")
+    cause.click()
+    variables = exceptions.locator("details.frame.in-app", has=cause).locator("table.vars").inner_text()
+    assert f"'quantity-{run}'" in variables and "'three'" in variables, variables
     crumbs = ui_page.locator(".breadcrumbs").inner_text()
     assert "GET /orders/42" in crumbs and f"SELECT * FROM orders -- {run}" in crumbs and "token refreshed" in crumbs
     assert "shop" in ui_page.locator(".tag-distribution").inner_text()
