@@ -23,9 +23,20 @@ pub struct Params {
 }
 
 /// GET /crons
-pub async fn list_page(State(ui): State<WebUi>, user: SignedIn, Query(params): Query<Params>) -> Result<Markup, UiError> {
-    let found = db::one_json(&ui.pool, "SELECT crashcache.ui_crons($1, $2)", &[&params.project, &params.period]).await?;
-    let project = text(&found["project"], "slug").unwrap_or_default().to_string();
+pub async fn list_page(
+    State(ui): State<WebUi>,
+    user: SignedIn,
+    Query(params): Query<Params>,
+) -> Result<Markup, UiError> {
+    let found = db::one_json(
+        &ui.pool,
+        "SELECT crashcache.ui_crons($1, $2)",
+        &[&params.project, &params.period],
+    )
+    .await?;
+    let project = text(&found["project"], "slug")
+        .unwrap_or_default()
+        .to_string();
     let body = html! {
         header.page-header {
             h1 { "Crons" span.muted { " · " (text(&found["project"], "name").unwrap_or_default()) } }
@@ -33,7 +44,13 @@ pub async fn list_page(State(ui): State<WebUi>, user: SignedIn, Query(params): Q
         }
         (table(&found))
     };
-    Ok(layout::page_in(&user, "Crons", Section::Crons, Some(&project), body))
+    Ok(layout::page_in(
+        &user,
+        "Crons",
+        Section::Crons,
+        Some(&project),
+        body,
+    ))
 }
 
 /// The class a check-in status is drawn with.
@@ -51,7 +68,9 @@ fn schedule(config: &Value) -> String {
     let schedule = &config["schedule"];
     match (text(schedule, "type"), &schedule["value"]) {
         (Some("crontab"), Value::String(crontab)) => crontab.clone(),
-        (Some("interval"), value) => format!("every {} {}", value, text(schedule, "unit").unwrap_or("?")),
+        (Some("interval"), value) => {
+            format!("every {} {}", value, text(schedule, "unit").unwrap_or("?"))
+        }
         _ => "—".to_string(),
     }
 }
@@ -105,7 +124,11 @@ mod tests {
             "counts": {"ok": 3, "error": 1, "missed": 2}, "recent": [{"status": "ok"}, {"status": "error"}]}]});
         let html = table(&found).into_string();
         assert!(html.contains("<code>0 3 * * *</code>"));
-        assert!(html.contains("<strong class=\"bad\">1</strong>") && html.contains("<strong class=\"bad\">2</strong>"), "{html}");
+        assert!(
+            html.contains("<strong class=\"bad\">1</strong>")
+                && html.contains("<strong class=\"bad\">2</strong>"),
+            "{html}"
+        );
         assert_eq!(status_class("timeout"), "check failed");
     }
 }

@@ -5,7 +5,10 @@ use serde_json::Value;
 
 /// The text at `key`, None when absent, null, empty or not a string.
 pub fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// The number at `key` (also a numeric string, as jsonb numerics stay exact).
@@ -28,12 +31,18 @@ pub fn integer(value: &Value, key: &str) -> Option<i64> {
 
 /// The list at `key`, empty when absent or not a list.
 pub fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 /// The counts at `key`, for a sparkline.
 pub fn counts(value: &Value, key: &str) -> Vec<i64> {
-    list(value, key).iter().map(|n| n.as_i64().unwrap_or(0)).collect()
+    list(value, key)
+        .iter()
+        .map(|n| n.as_i64().unwrap_or(0))
+        .collect()
 }
 
 /// A value as one line of text: a string as it is, anything else as compact JSON, null as "".

@@ -55,7 +55,10 @@ pub fn bytes(n: i64) -> String {
 
 /// A search term `key:value` in the API's query syntax, the value quoted when it has to be.
 pub fn search_term(key: &str, value: &str) -> String {
-    let plain = !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c == '"' || c == ',' || c == '[');
+    let plain = !value.is_empty()
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == ',' || c == '[');
     if plain {
         format!("{key}:{value}")
     } else {
@@ -111,7 +114,9 @@ mod tests {
         assert_eq!(search_term("release", "app@1.0"), "release:app@1.0");
         assert_eq!(search_term("os", "Ubuntu 22.04"), "os:\"Ubuntu 22.04\"");
         assert_eq!(search_term("k", "a\"b"), "k:\"a\\\"b\"");
-        assert_eq!(query(&[("project", "web"), ("query", "os:\"A B\""), ("cursor", "")]),
-                   "project=web&query=os%3A%22A+B%22");
+        assert_eq!(
+            query(&[("project", "web"), ("query", "os:\"A B\""), ("cursor", "")]),
+            "project=web&query=os%3A%22A+B%22"
+        );
     }
 }

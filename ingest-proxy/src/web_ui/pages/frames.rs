@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn a_trace_without_in_app_frames_shows_them_all() {
-        assert_eq!(groups(&[false, false]), vec![Group::Shown(0), Group::Shown(1)]);
+        assert_eq!(
+            groups(&[false, false]),
+            vec![Group::Shown(0), Group::Shown(1)]
+        );
         assert_eq!(groups(&[]), vec![]);
     }
 }

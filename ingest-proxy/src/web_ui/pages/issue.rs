@@ -15,7 +15,9 @@ use tokio_postgres::types::ToSql;
 use crate::web_ui::csrf::CsrfForm;
 use crate::web_ui::db;
 use crate::web_ui::error::UiError;
-use crate::web_ui::layout::{self, csrf_field, level_badge, sparkline, status_badge, time_ago, Section};
+use crate::web_ui::layout::{
+    self, csrf_field, level_badge, sparkline, status_badge, time_ago, Section,
+};
 use crate::web_ui::pages::fields::{counts, integer, list, text};
 use crate::web_ui::pages::{figures, issue_event};
 use crate::web_ui::session::{see_other, SignedIn};
@@ -34,11 +36,21 @@ pub async fn show(
     Path(issue): Path<String>,
     Query(lookup): Query<Lookup>,
 ) -> Result<Response, UiError> {
-    if let Some(event) = lookup.event_id.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+    if let Some(event) = lookup
+        .event_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         let event: String = form_urlencoded::byte_serialize(event.as_bytes()).collect();
-        return Ok(see_other(&format!("/issues/{}/events/{event}", encoded(&issue))));
+        return Ok(see_other(&format!(
+            "/issues/{}/events/{event}",
+            encoded(&issue)
+        )));
     }
-    render(&ui, &user, &issue, "latest").await.map(IntoResponse::into_response)
+    render(&ui, &user, &issue, "latest")
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// GET /issues/{issue_id}/events/{event}: one event (an id, `latest` or `oldest`).
@@ -56,14 +68,24 @@ pub async fn event_json(
     _user: SignedIn,
     Path((issue, event)): Path<(String, String)>,
 ) -> Result<Response, UiError> {
-    let raw = db::one_json(&ui.pool, "SELECT crashcache.ui_event_json($1, $2)", &[&issue, &event]).await?;
-    let name: String = event.chars().filter(char::is_ascii_alphanumeric).take(32).collect();
+    let raw = db::one_json(
+        &ui.pool,
+        "SELECT crashcache.ui_event_json($1, $2)",
+        &[&issue, &event],
+    )
+    .await?;
+    let name: String = event
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(32)
+        .collect();
     let mut response = serde_json::to_string_pretty(&raw)
         .map_err(|err| UiError::Internal(format!("event JSON: {err}")))?
         .into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"event-{name}.json\"")) {
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"event-{name}.json\""))
+    {
         headers.insert(CONTENT_DISPOSITION, value);
     }
     Ok(response)
@@ -86,7 +108,10 @@ pub async fn set_status(
 ) -> Result<Response, UiError> {
     let minutes: Option<i32> = match posted.form.minutes.trim() {
         "" | "forever" => None,
-        text => Some(text.parse().map_err(|_| UiError::BadRequest(format!("Not a number of minutes: {text:?}")))?),
+        text => Some(
+            text.parse()
+                .map_err(|_| UiError::BadRequest(format!("Not a number of minutes: {text:?}")))?,
+        ),
     };
     let changed = db::one_json(
         &ui.pool,
@@ -94,7 +119,10 @@ pub async fn set_status(
         &[&posted.user.user_id, &issue, &posted.form.action, &minutes],
     )
     .await?;
-    Ok(see_other(&format!("/issues/{}", encoded(text(&changed, "id").unwrap_or(&issue)))))
+    Ok(see_other(&format!(
+        "/issues/{}",
+        encoded(text(&changed, "id").unwrap_or(&issue))
+    )))
 }
 
 /// The comment form.
@@ -120,10 +148,15 @@ pub async fn add_comment(
 
 async fn render(ui: &WebUi, user: &SignedIn, issue: &str, event: &str) -> Result<Markup, UiError> {
     // Two calls on two connections at once: the header and the event.
-    let (header_params, event_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 2]) = ([&issue], [&issue, &event]);
+    let (header_params, event_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 2]) =
+        ([&issue], [&issue, &event]);
     let (header, shown) = tokio::try_join!(
         db::one_json(&ui.pool, "SELECT crashcache.ui_issue($1)", &header_params),
-        db::one_json(&ui.pool, "SELECT crashcache.ui_issue_event($1, $2)", &event_params),
+        db::one_json(
+            &ui.pool,
+            "SELECT crashcache.ui_issue_event($1, $2)",
+            &event_params
+        ),
     )?;
     let id = text(&header, "id").unwrap_or(issue).to_string();
     let project = text(&header["project"], "slug").map(str::to_string);
@@ -139,7 +172,13 @@ async fn render(ui: &WebUi, user: &SignedIn, issue: &str, event: &str) -> Result
             }
         }
     };
-    Ok(layout::page_in(user, &title, Section::Issues, project.as_deref(), body))
+    Ok(layout::page_in(
+        user,
+        &title,
+        Section::Issues,
+        project.as_deref(),
+        body,
+    ))
 }
 
 fn head(user: &SignedIn, id: &str, issue: &Value) -> Markup {
@@ -178,8 +217,13 @@ fn status_details(details: &Value) -> Markup {
 }
 
 /// The ignore durations offered, in minutes (empty: forever).
-const IGNORE_FOR: [(&str, &str); 5] =
-    [("30", "30 minutes"), ("60", "1 hour"), ("1440", "24 hours"), ("10080", "a week"), ("", "forever")];
+const IGNORE_FOR: [(&str, &str); 5] = [
+    ("30", "30 minutes"),
+    ("60", "1 hour"),
+    ("1440", "24 hours"),
+    ("10080", "a week"),
+    ("", "forever"),
+];
 
 fn actions(user: &SignedIn, id: &str, status: &str) -> Markup {
     let to = format!("/issues/{}/status", encoded(id));
@@ -310,7 +354,9 @@ fn describe(activity: &Value) -> Markup {
 
 /// A path segment as it may appear in a URL we build.
 fn encoded(segment: &str) -> String {
-    form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>().replace('+', "%20")
+    form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 #[cfg(test)]
@@ -323,17 +369,26 @@ mod tests {
         let issue = json!({"count": "4", "tags": {"sampled": 4, "keys": [
             {"key": "os", "total": 4, "unique": 2, "top": [{"value": "Ubuntu 22.04", "count": 3}, {"value": "macOS", "count": 1}]}]}});
         let html = tags(&issue, Some("web")).into_string();
-        assert!(html.contains("href=\"/issues?project=web&amp;query=os%3A%22Ubuntu+22.04%22\""), "{html}");
+        assert!(
+            html.contains("href=\"/issues?project=web&amp;query=os%3A%22Ubuntu+22.04%22\""),
+            "{html}"
+        );
         assert!(html.contains("75%") && html.contains("25%"), "{html}");
         assert!(html.contains("Of all 4 events."));
     }
 
     #[test]
     fn activity_reads_as_sentences() {
-        let note = json!({"type": "note", "user": {"name": "Ada"}, "data": {"text": "<b>on it</b>"}});
-        assert!(describe(&note).into_string().contains("<strong>Ada</strong> commented:<blockquote>&lt;b&gt;on it&lt;/b&gt;"));
-        let ignored = json!({"type": "set_ignored", "user": {"name": "Ada"}, "data": {"ignoreDuration": 30}});
-        assert!(describe(&ignored).into_string().ends_with("ignored the issue for 30 minutes"));
+        let note =
+            json!({"type": "note", "user": {"name": "Ada"}, "data": {"text": "<b>on it</b>"}});
+        assert!(describe(&note)
+            .into_string()
+            .contains("<strong>Ada</strong> commented:<blockquote>&lt;b&gt;on it&lt;/b&gt;"));
+        let ignored =
+            json!({"type": "set_ignored", "user": {"name": "Ada"}, "data": {"ignoreDuration": 30}});
+        assert!(describe(&ignored)
+            .into_string()
+            .ends_with("ignored the issue for 30 minutes"));
         assert_eq!(encoded("a b/c"), "a%20b%2Fc");
     }
 }

@@ -47,7 +47,10 @@ pub fn section(issue_id: &str, page: &Value) -> Markup {
 /// First / previous / next / latest, the event's id and time, lookup by id, the raw JSON.
 fn navigation(issue_id: &str, page: &Value, event_id: &str) -> Markup {
     let event = &page["event"];
-    let link = |id: Option<&str>| id.filter(|i| *i != event_id).map(|i| format!("/issues/{issue_id}/events/{i}"));
+    let link = |id: Option<&str>| {
+        id.filter(|i| *i != event_id)
+            .map(|i| format!("/issues/{issue_id}/events/{i}"))
+    };
     let step = |label: &str, href: Option<String>, key: &str| {
         html! {
             @match href {
@@ -125,7 +128,10 @@ fn stack(stacktrace: &Value, nth: usize) -> Markup {
     if frames.is_empty() {
         return html! { p.muted { "No stack trace." } };
     }
-    let in_app: Vec<bool> = frames.iter().map(|f| f["inApp"] == Value::Bool(true)).collect();
+    let in_app: Vec<bool> = frames
+        .iter()
+        .map(|f| f["inApp"] == Value::Bool(true))
+        .collect();
     let first_in_app = in_app.iter().position(|f| *f).unwrap_or(0);
     html! {
         ol.frames {
@@ -145,11 +151,20 @@ fn stack(stacktrace: &Value, nth: usize) -> Markup {
 }
 
 fn frame(frame: &Value, in_app: bool, open: bool) -> Markup {
-    let file = text(frame, "filename").or_else(|| text(frame, "absPath")).or_else(|| text(frame, "module"));
+    let file = text(frame, "filename")
+        .or_else(|| text(frame, "absPath"))
+        .or_else(|| text(frame, "module"));
     let line = integer(frame, "lineNo");
     let context = list(frame, "context");
-    let vars = frame.get("vars").and_then(Value::as_object).filter(|v| !v.is_empty());
-    let class = if in_app { "frame in-app" } else { "frame system" };
+    let vars = frame
+        .get("vars")
+        .and_then(Value::as_object)
+        .filter(|v| !v.is_empty());
+    let class = if in_app {
+        "frame in-app"
+    } else {
+        "frame system"
+    };
     html! {
         details class=(class) open[open] {
             summary {
@@ -181,7 +196,10 @@ fn frame(frame: &Value, in_app: bool, open: bool) -> Markup {
 }
 
 fn message(data: &Value) -> Markup {
-    panel("Message", html! { pre.message { (text(data, "formatted").unwrap_or_default()) } })
+    panel(
+        "Message",
+        html! { pre.message { (text(data, "formatted").unwrap_or_default()) } },
+    )
 }
 
 fn breadcrumbs(data: &Value) -> Markup {
@@ -223,16 +241,19 @@ fn request(data: &Value) -> Markup {
             }
         }
     };
-    panel("Request", html! {
-        p { code { (text(data, "method").unwrap_or("GET")) " " (text(data, "url").unwrap_or("(no URL)")) } }
-        (table("Query", list(data, "query")))
-        (table("Headers", list(data, "headers")))
-        (table("Cookies", list(data, "cookies")))
-        @if !data["data"].is_null() {
-            h4 { "Body" }
-            pre.body { (serde_json::to_string_pretty(&data["data"]).unwrap_or_default()) }
-        }
-    })
+    panel(
+        "Request",
+        html! {
+            p { code { (text(data, "method").unwrap_or("GET")) " " (text(data, "url").unwrap_or("(no URL)")) } }
+            (table("Query", list(data, "query")))
+            (table("Headers", list(data, "headers")))
+            (table("Cookies", list(data, "cookies")))
+            @if !data["data"].is_null() {
+                h4 { "Body" }
+                pre.body { (serde_json::to_string_pretty(&data["data"]).unwrap_or_default()) }
+            }
+        },
+    )
 }
 
 fn tags(event: &Value) -> Markup {
@@ -254,17 +275,24 @@ fn pairs<'a>(rows: impl Iterator<Item = (&'a str, &'a Value)>) -> Markup {
 }
 
 fn user(user: &Value) -> Markup {
-    let Some(fields) = user.as_object() else { return html! {} };
+    let Some(fields) = user.as_object() else {
+        return html! {};
+    };
     let named = ["id", "email", "username", "name", "ip_address"];
     let data = user.get("data").and_then(Value::as_object);
-    panel("User", html! {
-        (pairs(named.iter().filter_map(|k| fields.get(*k).map(|v| (*k, v)))))
-        @if let Some(data) = data.filter(|d| !d.is_empty()) { (pairs(data.iter().map(|(k, v)| (k.as_str(), v)))) }
-    })
+    panel(
+        "User",
+        html! {
+            (pairs(named.iter().filter_map(|k| fields.get(*k).map(|v| (*k, v)))))
+            @if let Some(data) = data.filter(|d| !d.is_empty()) { (pairs(data.iter().map(|(k, v)| (k.as_str(), v)))) }
+        },
+    )
 }
 
 fn contexts(contexts: &Value) -> Markup {
-    let Some(all) = contexts.as_object().filter(|c| !c.is_empty()) else { return html! {} };
+    let Some(all) = contexts.as_object().filter(|c| !c.is_empty()) else {
+        return html! {};
+    };
     html! {
         section.card.contexts {
             h3 { "Contexts" }
@@ -298,7 +326,9 @@ fn attachments(attachments: &[Value]) -> Markup {
 }
 
 fn trace(page: &Value) -> Markup {
-    let Some(trace_id) = text(page, "traceID") else { return html! {} };
+    let Some(trace_id) = text(page, "traceID") else {
+        return html! {};
+    };
     let project = text(page, "projectSlug").unwrap_or_default();
     html! {
         section.card.trace {
@@ -315,7 +345,8 @@ fn trace(page: &Value) -> Markup {
 }
 
 fn grouping(grouping: &Value) -> Markup {
-    let same = text(grouping, "hash").is_some() && text(grouping, "hash") == text(grouping, "issueFingerprint");
+    let same = text(grouping, "hash").is_some()
+        && text(grouping, "hash") == text(grouping, "issueFingerprint");
     html! {
         details.card.grouping {
             summary { h3 { "Why this event is in this issue" } }
@@ -355,10 +386,19 @@ mod tests {
             "oldestEventID": "cd".repeat(16), "latestEventID": "ab".repeat(16)});
         let html = section("7", &page).into_string();
         let raised = html.find("RuntimeError").unwrap();
-        assert!(raised < html.find("Caused by").unwrap() && html.find("Caused by").unwrap() < html.find("ValueError</strong>").unwrap());
+        assert!(
+            raised < html.find("Caused by").unwrap()
+                && html.find("Caused by").unwrap() < html.find("ValueError</strong>").unwrap()
+        );
         assert!(html.contains("2 system frames"), "{html}");
-        assert!(html.contains("<span class=\"line current\"><span class=\"lineno\">3</span>boom()"), "{html}");
-        assert!(html.contains("&lt;b&gt;") && html.contains("&#39;&lt;script&gt;&#39;") || html.contains("'&lt;script&gt;'"));
+        assert!(
+            html.contains("<span class=\"line current\"><span class=\"lineno\">3</span>boom()"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;b&gt;") && html.contains("&#39;&lt;script&gt;&#39;")
+                || html.contains("'&lt;script&gt;'")
+        );
         assert!(!html.contains("<script>"));
         assert!(html.contains("GET /x"));
         // The latest is this one: its step is disabled; the oldest links.

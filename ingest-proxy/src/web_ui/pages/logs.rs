@@ -28,20 +28,38 @@ pub struct Params {
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "fatal"];
 
 /// GET /logs
-pub async fn search(State(ui): State<WebUi>, user: SignedIn, Query(params): Query<Params>) -> Result<Markup, UiError> {
+pub async fn search(
+    State(ui): State<WebUi>,
+    user: SignedIn,
+    Query(params): Query<Params>,
+) -> Result<Markup, UiError> {
     let found = db::one_json(
         &ui.pool,
         "SELECT crashcache.ui_logs($1, $2, $3, $4, $5)",
-        &[&params.project, &params.level, &params.q, &params.trace_id, &params.cursor],
+        &[
+            &params.project,
+            &params.level,
+            &params.q,
+            &params.trace_id,
+            &params.cursor,
+        ],
     )
     .await?;
-    let project = text(&found["project"], "slug").unwrap_or_default().to_string();
+    let project = text(&found["project"], "slug")
+        .unwrap_or_default()
+        .to_string();
     let body = html! {
         header.page-header { h1 { "Logs" span.muted { " · " (text(&found["project"], "name").unwrap_or_default()) } } }
         (form(&params, &project))
         (results(&found, &params, &project))
     };
-    Ok(layout::page_in(&user, "Logs", Section::Logs, Some(&project), body))
+    Ok(layout::page_in(
+        &user,
+        "Logs",
+        Section::Logs,
+        Some(&project),
+        body,
+    ))
 }
 
 fn form(params: &Params, project: &str) -> Markup {
@@ -66,13 +84,16 @@ fn form(params: &Params, project: &str) -> Markup {
 fn results(found: &Value, params: &Params, project: &str) -> Markup {
     let logs = list(found, "logs");
     let page = |cursor: &str| {
-        format!("/logs?{}", figures::query(&[
-            ("project", project),
-            ("level", params.level.as_deref().unwrap_or_default()),
-            ("q", params.q.as_deref().unwrap_or_default()),
-            ("trace_id", params.trace_id.as_deref().unwrap_or_default()),
-            ("cursor", cursor),
-        ]))
+        format!(
+            "/logs?{}",
+            figures::query(&[
+                ("project", project),
+                ("level", params.level.as_deref().unwrap_or_default()),
+                ("q", params.q.as_deref().unwrap_or_default()),
+                ("trace_id", params.trace_id.as_deref().unwrap_or_default()),
+                ("cursor", cursor),
+            ])
+        )
     };
     let next = text(found, "next").map(page);
     // Keyset pages go one way: "previous" is the newest page of the same search.
@@ -111,9 +132,15 @@ mod tests {
     fn records_show_and_page_on() {
         let found = json!({"logs": [{"timestamp": "2026-12-01T00:00:00.000000Z", "level": "error", "body": "payment <declined>",
                                       "traceID": "ab".repeat(16), "release": "app@1"}], "next": "123:4:0"});
-        let params = Params { q: Some("payment".into()), ..Params::default() };
+        let params = Params {
+            q: Some("payment".into()),
+            ..Params::default()
+        };
         let html = results(&found, &params, "web").into_string();
         assert!(html.contains("payment &lt;declined&gt;"));
-        assert!(html.contains("href=\"/logs?project=web&amp;q=payment&amp;cursor=123%3A4%3A0\""), "{html}");
+        assert!(
+            html.contains("href=\"/logs?project=web&amp;q=payment&amp;cursor=123%3A4%3A0\""),
+            "{html}"
+        );
     }
 }

@@ -27,9 +27,20 @@ pub struct Params {
 }
 
 /// GET /performance
-pub async fn overview(State(ui): State<WebUi>, user: SignedIn, Query(params): Query<Params>) -> Result<Markup, UiError> {
-    let found = db::one_json(&ui.pool, "SELECT crashcache.ui_performance($1, $2)", &[&params.project, &params.period]).await?;
-    let project = text(&found["project"], "slug").unwrap_or_default().to_string();
+pub async fn overview(
+    State(ui): State<WebUi>,
+    user: SignedIn,
+    Query(params): Query<Params>,
+) -> Result<Markup, UiError> {
+    let found = db::one_json(
+        &ui.pool,
+        "SELECT crashcache.ui_performance($1, $2)",
+        &[&params.project, &params.period],
+    )
+    .await?;
+    let project = text(&found["project"], "slug")
+        .unwrap_or_default()
+        .to_string();
     let body = html! {
         header.page-header {
             h1 { "Performance" span.muted { " · " (text(&found["project"], "name").unwrap_or_default()) } }
@@ -37,7 +48,13 @@ pub async fn overview(State(ui): State<WebUi>, user: SignedIn, Query(params): Qu
         }
         (names_table(&found, &project))
     };
-    Ok(layout::page_in(&user, "Performance", Section::Performance, Some(&project), body))
+    Ok(layout::page_in(
+        &user,
+        "Performance",
+        Section::Performance,
+        Some(&project),
+        body,
+    ))
 }
 
 /// The transactions table of the overview.
@@ -84,7 +101,9 @@ pub async fn transaction(
         &[&params.project, &name, &params.period],
     )
     .await?;
-    let project = text(&found["project"], "slug").unwrap_or_default().to_string();
+    let project = text(&found["project"], "slug")
+        .unwrap_or_default()
+        .to_string();
     let events = list(&found, "events");
     let body = html! {
         header.page-header { div {
@@ -107,7 +126,13 @@ pub async fn transaction(
             } }
         }
     };
-    Ok(layout::page_in(&user, &name, Section::Performance, Some(&project), body))
+    Ok(layout::page_in(
+        &user,
+        &name,
+        Section::Performance,
+        Some(&project),
+        body,
+    ))
 }
 
 /// `?project=` of the waterfall and trace pages.
@@ -123,10 +148,19 @@ pub async fn spans(
     Path(event): Path<String>,
     Query(params): Query<ProjectParam>,
 ) -> Result<Markup, UiError> {
-    let found = db::one_json(&ui.pool, "SELECT crashcache.ui_transaction_spans($1, $2)", &[&params.project, &event]).await?;
-    let project = text(&found["project"], "slug").unwrap_or_default().to_string();
+    let found = db::one_json(
+        &ui.pool,
+        "SELECT crashcache.ui_transaction_spans($1, $2)",
+        &[&params.project, &event],
+    )
+    .await?;
+    let project = text(&found["project"], "slug")
+        .unwrap_or_default()
+        .to_string();
     let tx = &found["transaction"];
-    let name = text(tx, "name").unwrap_or("(unnamed transaction)").to_string();
+    let name = text(tx, "name")
+        .unwrap_or("(unnamed transaction)")
+        .to_string();
     let body = html! {
         header.page-header { div {
             p.breadcrumb {
@@ -145,7 +179,13 @@ pub async fn spans(
         } }
         (waterfall_view(&found))
     };
-    Ok(layout::page_in(&user, &name, Section::Performance, Some(&project), body))
+    Ok(layout::page_in(
+        &user,
+        &name,
+        Section::Performance,
+        Some(&project),
+        body,
+    ))
 }
 
 /// The waterfall: one row per span, nested under its parent, with its bar (SVG, since the
@@ -198,7 +238,12 @@ pub async fn trace(
     Path(trace): Path<String>,
     Query(params): Query<ProjectParam>,
 ) -> Result<Response, UiError> {
-    let found = db::one_json(&ui.pool, "SELECT crashcache.ui_trace_transaction($1, $2)", &[&params.project, &trace]).await?;
+    let found = db::one_json(
+        &ui.pool,
+        "SELECT crashcache.ui_trace_transaction($1, $2)",
+        &[&params.project, &trace],
+    )
+    .await?;
     Ok(see_other(&format!(
         "/performance/events/{}?{}",
         text(&found, "eventID").unwrap_or_default(),
@@ -208,7 +253,9 @@ pub async fn trace(
 
 /// A transaction name as a path segment.
 fn segment(name: &str) -> String {
-    form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20")
+    form_urlencoded::byte_serialize(name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 #[cfg(test)]
@@ -224,7 +271,10 @@ mod tests {
         let html = waterfall_view(&found).into_string();
         assert_eq!(html.matches("class=\"span-row\"").count(), 3, "{html}");
         assert!(html.contains("data-depth=\"2\""), "{html}");
-        assert!(html.contains("x=\"25.000\" y=\"1\" width=\"50.000\""), "{html}");
+        assert!(
+            html.contains("x=\"25.000\" y=\"1\" width=\"50.000\""),
+            "{html}"
+        );
         assert!(html.contains("SELECT &lt;1&gt;"));
     }
 
@@ -232,7 +282,10 @@ mod tests {
     fn names_link_to_their_events() {
         let found = json!({"complete": true, "transactions": [{"transaction": "GET /a b", "count": 3, "p50": 12.0, "p95": 30.0, "p99": 31.0, "failureRate": 33.33, "trend": [1, 2]}]});
         let html = names_table(&found, "web").into_string();
-        assert!(html.contains("href=\"/performance/transactions/GET%20%2Fa%20b?project=web\""), "{html}");
+        assert!(
+            html.contains("href=\"/performance/transactions/GET%20%2Fa%20b?project=web\""),
+            "{html}"
+        );
         assert!(html.contains("33.33%") && html.contains("12 ms"), "{html}");
     }
 }

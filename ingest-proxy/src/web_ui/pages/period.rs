@@ -6,7 +6,12 @@ use maud::{html, Markup};
 use crate::web_ui::pages::figures;
 
 /// The periods offered.
-pub const CHOICES: [(&str, &str); 4] = [("24h", "24 hours"), ("7d", "7 days"), ("14d", "14 days"), ("30d", "30 days")];
+pub const CHOICES: [(&str, &str); 4] = [
+    ("24h", "24 hours"),
+    ("7d", "7 days"),
+    ("14d", "14 days"),
+    ("30d", "30 days"),
+];
 
 /// Links to `path` with each period, the current one (`current`, else `fallback`) marked.
 pub fn picker(path: &str, project: Option<&str>, current: Option<&str>, fallback: &str) -> Markup {

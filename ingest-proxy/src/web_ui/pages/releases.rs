@@ -22,14 +22,20 @@ pub struct Params {
 }
 
 /// GET /releases
-pub async fn list_page(State(ui): State<WebUi>, user: SignedIn, Query(params): Query<Params>) -> Result<Markup, UiError> {
+pub async fn list_page(
+    State(ui): State<WebUi>,
+    user: SignedIn,
+    Query(params): Query<Params>,
+) -> Result<Markup, UiError> {
     let health = db::one_json(
         &ui.pool,
         "SELECT crashcache.ui_release_health($1, $2)",
         &[&params.project, &params.period],
     )
     .await?;
-    let project = text(&health["project"], "slug").unwrap_or_default().to_string();
+    let project = text(&health["project"], "slug")
+        .unwrap_or_default()
+        .to_string();
     let body = html! {
         header.page-header {
             h1 { "Release health" span.muted { " · " (text(&health["project"], "name").unwrap_or_default()) } }
@@ -37,7 +43,13 @@ pub async fn list_page(State(ui): State<WebUi>, user: SignedIn, Query(params): Q
         }
         (table(&health, &project))
     };
-    Ok(layout::page_in(&user, "Release health", Section::Releases, Some(&project), body))
+    Ok(layout::page_in(
+        &user,
+        "Release health",
+        Section::Releases,
+        Some(&project),
+        body,
+    ))
 }
 
 /// The releases table.
@@ -91,8 +103,16 @@ mod tests {
             "sessions": 2, "crashFreeSessions": 50.0, "crashFreeUsers": 0.0, "adoption": 100.0, "trend": [0, 2], "newIssues": 1, "sampled": false}]});
         let html = table(&health, "web").into_string();
         assert!(html.contains("<code>app@1.0</code>"));
-        assert!(html.contains("<span class=\"rate poor\">50%</span>"), "{html}");
-        assert!(html.contains("/issues?project=web&amp;query=release%3Aapp%401.0"), "{html}");
-        assert!(table(&json!({"releases": []}), "web").into_string().contains("No sessions"));
+        assert!(
+            html.contains("<span class=\"rate poor\">50%</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("/issues?project=web&amp;query=release%3Aapp%401.0"),
+            "{html}"
+        );
+        assert!(table(&json!({"releases": []}), "web")
+            .into_string()
+            .contains("No sessions"));
     }
 }

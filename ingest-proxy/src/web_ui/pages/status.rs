@@ -28,8 +28,16 @@ pub async fn show(State(ui): State<WebUi>, user: SignedIn) -> Result<Markup, UiE
 }
 
 /// POST /status/retry (admins only: the SQL refuses the others with 403).
-pub async fn retry(State(ui): State<WebUi>, posted: CsrfForm<NoFields>) -> Result<Response, UiError> {
-    db::one_value::<i64>(&ui.pool, "SELECT crashcache.ui_retry_errors($1)", &[&posted.user.user_id]).await?;
+pub async fn retry(
+    State(ui): State<WebUi>,
+    posted: CsrfForm<NoFields>,
+) -> Result<Response, UiError> {
+    db::one_value::<i64>(
+        &ui.pool,
+        "SELECT crashcache.ui_retry_errors($1)",
+        &[&posted.user.user_id],
+    )
+    .await?;
     Ok(see_other("/status"))
 }
 
@@ -96,8 +104,11 @@ mod tests {
 
     #[test]
     fn vitals_flag_what_needs_a_look() {
-        let html = vitals(&json!({"queued": 3, "errors": 2, "running_workers": 0, "oldest_queued_seconds": 90.0,
-                                  "over_capacity": "disk <90%"})).into_string();
+        let html = vitals(
+            &json!({"queued": 3, "errors": 2, "running_workers": 0, "oldest_queued_seconds": 90.0,
+                                  "over_capacity": "disk <90%"}),
+        )
+        .into_string();
         assert!(html.contains("1 min 30 s"), "{html}");
         assert_eq!(html.matches("class=\"vital warn\"").count(), 3, "{html}");
         assert!(html.contains("disk &lt;90%"));

@@ -54,7 +54,11 @@ pub fn rows(root: Option<&str>, total_ms: f64, spans: &[Span]) -> Vec<Row> {
         let width = (duration.max(0.0) / end * 100.0).clamp(MIN_WIDTH, 100.0 - left);
         (left, width)
     };
-    let ids: HashMap<&str, usize> = spans.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let ids: HashMap<&str, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
     let mut children: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
     for (i, span) in spans.iter().enumerate() {
         let parent = span
@@ -66,12 +70,24 @@ pub fn rows(root: Option<&str>, total_ms: f64, spans: &[Span]) -> Vec<Row> {
         children.entry(parent).or_default().push(i);
     }
     for list in children.values_mut() {
-        list.sort_by(|a, b| spans[*a].offset_ms.total_cmp(&spans[*b].offset_ms).then(a.cmp(b)));
+        list.sort_by(|a, b| {
+            spans[*a]
+                .offset_ms
+                .total_cmp(&spans[*b].offset_ms)
+                .then(a.cmp(b))
+        });
     }
     let (left, width) = bar(0.0, total_ms);
-    let mut out = vec![Row { span: None, depth: 0, left, width }];
+    let mut out = vec![Row {
+        span: None,
+        depth: 0,
+        left,
+        width,
+    }];
     let mut placed = vec![false; spans.len()];
-    let mut stack: Vec<(usize, usize)> = children.get(&None).map_or_else(Vec::new, |c| c.iter().rev().map(|i| (*i, 1)).collect());
+    let mut stack: Vec<(usize, usize)> = children
+        .get(&None)
+        .map_or_else(Vec::new, |c| c.iter().rev().map(|i| (*i, 1)).collect());
     loop {
         while let Some((i, depth)) = stack.pop() {
             if placed[i] {
@@ -79,7 +95,12 @@ pub fn rows(root: Option<&str>, total_ms: f64, spans: &[Span]) -> Vec<Row> {
             }
             placed[i] = true;
             let (left, width) = bar(spans[i].offset_ms, spans[i].duration_ms);
-            out.push(Row { span: Some(i), depth, left, width });
+            out.push(Row {
+                span: Some(i),
+                depth,
+                left,
+                width,
+            });
             if let Some(kids) = children.get(&Some(i)) {
                 stack.extend(kids.iter().rev().map(|k| (*k, (depth + 1).min(MAX_DEPTH))));
             }
@@ -98,7 +119,12 @@ mod tests {
     use super::{rows, Row, Span, MIN_WIDTH};
 
     fn span(id: &str, parent: Option<&str>, offset_ms: f64, duration_ms: f64) -> Span {
-        Span { id: id.into(), parent: parent.map(Into::into), offset_ms, duration_ms }
+        Span {
+            id: id.into(),
+            parent: parent.map(Into::into),
+            offset_ms,
+            duration_ms,
+        }
     }
 
     fn shape(rows: &[Row]) -> Vec<(Option<usize>, usize)> {
@@ -113,7 +139,10 @@ mod tests {
             span("a1", Some("a"), 10.0, 20.0),
         ];
         let rows = rows(Some("root"), 100.0, &spans);
-        assert_eq!(shape(&rows), vec![(None, 0), (Some(1), 1), (Some(2), 2), (Some(0), 1)]);
+        assert_eq!(
+            shape(&rows),
+            vec![(None, 0), (Some(1), 1), (Some(2), 2), (Some(0), 1)]
+        );
         assert_eq!((rows[0].left, rows[0].width), (0.0, 100.0));
         assert_eq!((rows[2].left, rows[2].width), (10.0, 20.0));
         assert_eq!((rows[3].left, rows[3].width), (60.0, 40.0));
@@ -133,7 +162,10 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, vec![0, 1, 2, 3]);
         let orphan = rows.iter().find(|r| r.span == Some(0)).unwrap();
-        assert_eq!((orphan.depth, orphan.left, orphan.width), (1, 50.0, MIN_WIDTH));
+        assert_eq!(
+            (orphan.depth, orphan.left, orphan.width),
+            (1, 50.0, MIN_WIDTH)
+        );
     }
 
     #[test]
