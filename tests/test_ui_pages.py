@@ -63,12 +63,15 @@ def test_issue_page_shows_the_chained_exception_frames_and_breadcrumbs(ui_page, 
     assert "raise RuntimeError" in first.locator(".line.current").inner_text()
     cause = exceptions.locator("details.frame.in-app > summary", has_text="in parse_quantity at line")
     cause.click()
-    variables = exceptions.locator("details.frame.in-app", has=cause).locator("table.vars").inner_text()
+    frame = exceptions.locator("details.frame.in-app", has=ui_page.locator("summary", has_text="in parse_quantity at line"))
+    variables = frame.locator("table.vars").inner_text()
     assert f"'quantity-{run}'" in variables and "'three'" in variables, variables
     crumbs = ui_page.locator(".breadcrumbs").inner_text()
     assert "GET /orders/42" in crumbs and f"SELECT * FROM orders -- {run}" in crumbs and "token refreshed" in crumbs
     assert "shop" in ui_page.locator(".tag-distribution").inner_text()
-    assert "stacktrace" in ui_page.locator(".grouping").inner_text()
+    ui_page.locator(".grouping summary").click()
+    grouping = ui_page.locator(".grouping").inner_text()
+    assert "Grouped by stacktrace" in grouping and "frame:__main__|parse_quantity" in grouping, grouping
     # The event's trace leads to its transaction's waterfall.
     ui_page.locator(".trace a", has_text="spans").click()
     ui_page.wait_for_url("**/performance/events/**")

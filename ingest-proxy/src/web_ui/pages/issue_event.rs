@@ -207,7 +207,7 @@ fn breadcrumbs(data: &Value) -> Markup {
     html! {
         section.card.breadcrumbs {
             h3 { "Breadcrumbs " span.muted { "(" (crumbs.len()) ")" } }
-            div.scroll { table {
+            div.scroll { table.list {
                 thead { tr { th { "Time" } th { "Category" } th { "Level" } th { "Message / data" } } }
                 tbody {
                     @for crumb in crumbs.iter().rev() {
