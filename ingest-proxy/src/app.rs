@@ -19,6 +19,7 @@ use crate::error::Failure;
 use crate::routes::{self, envelope, health, store, Outcome};
 use crate::state::AppState;
 use crate::web_api;
+use crate::web_ui;
 
 /// Headers a browser SDK may read from a cross-origin answer.
 const EXPOSED_HEADERS: &str = "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After";
@@ -29,7 +30,8 @@ pub fn app(state: AppState) -> Router {
     let store = post(store::handle).options(routes::preflight);
     let store_without_project = post(store::handle_without_project).options(routes::preflight);
     let web_api = web_api::router(state.web_api.clone());
-    Router::new()
+    let web_ui = state.web_ui.clone().map(web_ui::router);
+    let router = Router::new()
         // SDKs: every route with and without its trailing slash.
         .route("/api/{project_id}/envelope/", envelope.clone())
         .route("/api/{project_id}/envelope", envelope)
@@ -43,7 +45,13 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
         // Tools: Sentry's Web API.
-        .merge(web_api)
+        .merge(web_api);
+    // People: the web UI, when it is on.
+    let router = match web_ui {
+        Some(web_ui) => router.merge(web_ui),
+        None => router,
+    };
+    router
         .layer(middleware::from_fn(log_request))
         .layer(middleware::from_fn(cors))
 }
@@ -144,6 +152,7 @@ mod tests {
                 pool: None,
                 public_url: "http://127.0.0.1:3000".into(),
             },
+            web_ui: None,
         };
         (state, sender)
     }

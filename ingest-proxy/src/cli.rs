@@ -33,6 +33,22 @@ pub enum Command {
     /// Create, list and revoke tokens of the Web API (/api/0/).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Create a user of the web UI (as UI_DATABASE_URL's role). The password is read from
+    /// standard input (its first line), or asked for when that is a terminal.
+    CreateUser {
+        /// Their email address, what they sign in with.
+        #[arg(long)]
+        email: String,
+        /// Their name, as the UI shows it.
+        #[arg(long)]
+        name: String,
+        /// They may create projects, keys and users.
+        #[arg(long)]
+        admin: bool,
+        /// Do nothing when the UI has a user already (scripts/run's first admin).
+        #[arg(long)]
+        if_no_users: bool,
+    },
     /// Rebuild everything derived from the stored payloads (crashcache.ruminate).
     Ruminate {
         /// Only this project.
@@ -174,6 +190,20 @@ mod tests {
         assert!(matches!(
             cli.command,
             Some(Command::Archive(ArchiveCommand::Import { input: Some(_) }))
+        ));
+        let cli = Cli::try_parse_from([
+            "ingest-proxy",
+            "create-user",
+            "--email",
+            "a@example.com",
+            "--name",
+            "A",
+            "--admin",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::CreateUser { email, name, admin: true, if_no_users: false }) if email == "a@example.com" && name == "A"
         ));
         let cli = Cli::try_parse_from(["ingest-proxy", "ruminate", "--project", "3"]).unwrap();
         assert!(matches!(

@@ -13,6 +13,8 @@ use crate::config::Config;
 use crate::db::{self, admin, DbError};
 use crate::server;
 
+mod users;
+
 /// Why a subcommand failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -45,6 +47,9 @@ pub enum CommandError {
         /// The refusal.
         source: DbError,
     },
+    /// `create-user` without `UI_DATABASE_URL`, or with an unusable password.
+    #[error("{0}")]
+    User(String),
     /// `serve` could not start or stopped with an error.
     #[error("{0}")]
     Serve(String),
@@ -60,9 +65,18 @@ pub async fn run(command: Command, config: Config) -> Result<(), CommandError> {
     if let Command::Serve = command {
         return server::serve(config).await.map_err(CommandError::Serve);
     }
+    if let Command::CreateUser {
+        email,
+        name,
+        admin,
+        if_no_users,
+    } = command
+    {
+        return users::create_user(&config, &email, &name, admin, if_no_users).await;
+    }
     let pool = db::pool(config.pool_settings()).map_err(CommandError::Serve)?;
     let result = match command {
-        Command::Serve => Ok(()),
+        Command::Serve | Command::CreateUser { .. } => Ok(()),
         Command::Project(ProjectCommand::Create { name, key }) => {
             create_project(&pool, &config.public_url, &name, key.as_deref()).await
         }

@@ -29,3 +29,4 @@ pub mod server;
 pub mod size;
 pub mod state;
 pub mod web_api;
+pub mod web_ui;

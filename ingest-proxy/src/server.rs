@@ -16,6 +16,7 @@ use crate::health;
 use crate::ratelimit::RateLimiter;
 use crate::state::AppState;
 use crate::web_api::WebApi;
+use crate::web_ui::WebUi;
 
 /// How long requests in flight may still take once a stop signal arrived.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -43,6 +44,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
         pool: config.api_pool_settings().map(db::pool).transpose()?,
         public_url: config.public_url.as_str().into(),
     };
+    let web_ui = match config.ui_pool_settings() {
+        Some(settings) => Some(WebUi::new(
+            db::pool(settings)?,
+            &config.public_url,
+            config.trusted_proxies.clone(),
+        )),
+        None => None,
+    };
     let state = AppState {
         batcher: Batcher::start(pool.clone(), config.batch_settings()),
         limiter: Arc::new(RateLimiter::new(config.limits, Instant::now())),
@@ -50,6 +59,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         config: Arc::new(config),
         health,
         web_api,
+        web_ui,
     };
     connections::serve(
         listener,

@@ -10,6 +10,7 @@ use crate::db::batch::Batcher;
 use crate::health::Health;
 use crate::ratelimit::RateLimiter;
 use crate::web_api::WebApi;
+use crate::web_ui::WebUi;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -26,4 +27,6 @@ pub struct AppState {
     pub health: Health,
     /// Sentry's Web API: its pool and base URL.
     pub web_api: WebApi,
+    /// The web UI, when it is on (`UI_DATABASE_URL`).
+    pub web_ui: Option<WebUi>,
 }
