@@ -32,9 +32,11 @@ fi
 echo "==> building ingest-proxy (release)"
 cargo build --release -q -p ingest-proxy --manifest-path "$REPO/Cargo.toml"
 
-# What the suite itself needs from Debian: curl (send_curl_store.sh) and Python's venv module.
+# What the suite itself needs from Debian: curl (send_curl_store.sh), Python's venv module, and
+# chromium for the web UI's browser tests (tests/ui.py drives it with Playwright).
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if ((${#need_apt[@]})) && command -v apt-get >/dev/null 2>&1; then
@@ -51,6 +53,7 @@ fi
 # Reinstall only when a requirements file changed.
 STAMP="$VENV/.requirements.sha256"
 WANT=$(cat "$HARNESS/py/requirements.txt" "$REPO/tests/requirements.txt" | sha256sum | cut -d' ' -f1)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
         -r "$HARNESS/py/requirements.txt" -r "$REPO/tests/requirements.txt"

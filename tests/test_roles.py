@@ -146,3 +146,67 @@ def test_maintenance_is_refused_the_rest(as_maintenance, statement, refusal):
 def test_maintenance_cannot_log_in(cluster):
     with pytest.raises(psycopg.OperationalError, match="no password supplied|password authentication failed"):
         psycopg.connect(f"postgres://crashcache_maintenance@127.0.0.1:{cluster.port}/crashcache").close()
+
+
+# --------------------------------------------------------------------------- the web UI's role
+@pytest.fixture(scope="module")
+def as_ui(cluster):
+    """The web UI's login, as the proxy's UI_DATABASE_URL connects."""
+    s = Sql(cluster.url(role="crashcache_ui_proxy"))
+    yield s
+    s.close()
+
+
+def test_the_ui_calls_its_functions_and_the_apis(as_ui, digested_event):
+    project, _ = digested_event
+    slug = as_ui.scalar("SELECT crashcache.ui_project(%s)->>'slug'", (str(project.id),))
+    assert slug == project.name
+    assert project.name in [p["name"] for p in as_ui.scalar("SELECT crashcache.ui_projects()")]
+    listed = as_ui.scalar("SELECT crashcache.ui_issue_list(%s, '', 'all', 'date', '', '24h', 25)", (slug,))
+    assert [i["title"] for i in listed["items"]] == ["seen by a reader"]
+    assert sum(listed["items"][0]["spark"]) == 1
+    issues = as_ui.scalar("SELECT crashcache.api_issues(current_setting('crashcache.organization_slug'), %s,"
+                          " NULL, '')", (slug,))
+    assert [i["title"] for i in issues["items"]] == ["seen by a reader"]
+    assert as_ui.scalar("SELECT crashcache.ui_session(sha256('no such token'::bytea))") is None
+    assert as_ui.scalar("SELECT crashcache.ui_has_users()") in (True, False)
+
+
+UI_REFUSED = [
+    ("SELECT * FROM crashcache.ui_user", "permission denied for table ui_user"),
+    ("SELECT * FROM crashcache.ui_session", "permission denied for table ui_session"),
+    ("SELECT * FROM crashcache.ui_sign_in_failure", "permission denied for table ui_sign_in_failure"),
+    ("SELECT * FROM crashcache.event", "permission denied for table event"),
+    ("SELECT * FROM crashcache.archive", "permission denied for table archive"),
+    ("SELECT * FROM crashcache.project_key", "permission denied for table project_key"),
+    ("SELECT * FROM crashcache.issues", "permission denied for view issues"),
+    ("SELECT * FROM crashcache.ingest(1, 'k', 'x'::bytea)", "permission denied for function ingest"),
+    ("SELECT * FROM crashcache.ingest_batch('{1}', '{k}', '{x}', '{json}', '{envelope}', '{127.0.0.1}', 1, 1)",
+     "permission denied for function ingest_batch"),
+    ("SELECT * FROM crashcache.create_project('mine')", "permission denied for table project"),
+    ("SELECT crashcache.create_project_key(1)", "permission denied for table project_key"),
+    ("SELECT crashcache.delete_project(1)", "permission denied for table"),
+    ("SELECT * FROM crashcache.create_api_token('mine', '{org:read}')", "permission denied for"),
+    ("SELECT crashcache._ui_check_admin(1)", "permission denied for table ui_user"),
+    ("CREATE TABLE crashcache.mine (x int)", "permission denied for schema crashcache"),
+]
+
+
+@pytest.mark.parametrize("statement,refusal", UI_REFUSED, ids=[s for s, _ in UI_REFUSED])
+def test_the_ui_is_refused_tables_ingest_and_administration(as_ui, statement, refusal):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match=refusal):
+        as_ui.rows(statement)
+
+
+def test_only_admins_administer_through_the_ui(as_ui, sql):
+    """ui_* functions that change projects check the acting user is an admin."""
+    sql.rows("INSERT INTO crashcache.ui_user (email, name, password_hash) VALUES"
+             " ('roles-user@example.com', 'Plain', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA')"
+             " ON CONFLICT (email) DO NOTHING")
+    plain = sql.scalar("SELECT id FROM crashcache.ui_user WHERE email = 'roles-user@example.com'")
+    for statement in ("SELECT crashcache.ui_create_project(%s, 'nope')",
+                      "SELECT crashcache.ui_create_project_key(%s, '1')",
+                      "SELECT crashcache.ui_revoke_project_key(%s, '1', 'k')",
+                      "SELECT crashcache.ui_create_user(%s, 'x@example.com', 'X', '$argon2id$x', true)"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="Only an admin may do this"):
+            as_ui.rows(statement, (plain,))
