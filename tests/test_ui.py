@@ -4,12 +4,13 @@ and bulk triage, the projects pages with their keys, and forms refused without t
 CSRF token. What a person would check: what the pages show, and the rows in SQL."""
 import re
 import secrets
+import subprocess
 import uuid
 
 import pytest
 import requests
 
-from e2e import create_project, new_session
+from e2e import PROXY_BIN, create_project, new_session, proxy_env
 from test_python_sdk import run_sender
 from ui import SESSION_COOKIE, create_user, screenshot, session_cookie, sign_in
 from ui import admin, chromium, ui_context, ui_page  # noqa: F401 (fixtures)
@@ -316,3 +317,30 @@ def test_sign_out_ends_the_session(ui_page, sql, proxy):
     assert r.status_code == 303
     assert sql.scalar("SELECT count(*) FROM crashcache.ui_session WHERE token_sha256 = sha256(%s::bytea)",
                       (token.encode(),)) == 0
+
+
+# --------------------------------------------------------------------------- the command line
+def test_create_user_from_the_command_line(cluster, sql):
+    def run(*args, password="a long enough password"):
+        return subprocess.run([str(PROXY_BIN), "create-user", *args], env=proxy_env(cluster),
+                              input=password + "\n", capture_output=True, text=True, timeout=60)
+
+    email = f"Cli-{secrets.token_hex(4)}@Example.com"
+    made = run("--email", email, "--name", "From The CLI")
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.strip().splitlines()[-1] == f"created a user: {email.lower()}"
+    user = sql.one("SELECT name, is_admin, password_hash FROM crashcache.ui_user WHERE email = %s", (email.lower(),))
+    assert user["name"] == "From The CLI" and user["is_admin"] is False
+    assert user["password_hash"].startswith("$argon2id$v=19$") and "a long enough" not in user["password_hash"]
+    again = run("--email", email.lower(), "--name", "Twice")
+    assert again.returncode == 1 and "There is a user with the email address" in again.stderr
+    short = run("--email", "short@example.com", "--name", "S", password="short")
+    assert short.returncode == 1 and "a password has 8 to 1024 characters" in short.stderr
+    # scripts/run's first admin: nothing happens once the UI has a user.
+    first = run("--email", "first@example.com", "--name", "First", "--admin", "--if-no-users")
+    assert first.returncode == 0 and "has users already" in first.stderr
+    assert sql.scalar("SELECT count(*) FROM crashcache.ui_user WHERE email = 'first@example.com'") == 0
+    without_ui = subprocess.run([str(PROXY_BIN), "create-user", "--email", "x@example.com", "--name", "X"],
+                                env={k: v for k, v in proxy_env(cluster).items() if k != "UI_DATABASE_URL"},
+                                input="a long enough password\n", capture_output=True, text=True, timeout=60)
+    assert without_ui.returncode == 1 and "UI_DATABASE_URL" in without_ui.stderr
