@@ -107,6 +107,17 @@ def test_pages_without_a_session_go_to_sign_in(proxy, http):
     assert r.status_code == 303
 
 
+def test_two_sign_in_tabs_both_work(ui_context, admin, proxy):
+    first, second = ui_context.new_page(), ui_context.new_page()
+    first.goto("/signin")
+    second.goto("/signin")
+    first.fill("#email", admin.email)
+    first.fill("#password", admin.password)
+    with first.expect_navigation() as nav:
+        first.click("button[type=submit]")
+    assert nav.value.status == 200 and first.url == proxy.url + "/issues"
+
+
 def test_sign_in_never_sends_elsewhere(ui_context, admin, proxy):
     page = ui_context.new_page()
     sign_in(page, admin, next_path="//evil.example.com/")
@@ -172,6 +183,27 @@ def test_the_sdks_issue_is_listed_searched_and_bulk_ignored(ui_page, sql, sdk_pr
     with page.expect_navigation():
         page.click("button[value=unresolve]")
     assert sql.scalar("SELECT status::text FROM crashcache.issue WHERE id = %s", (exception["id"],)) == "unresolved"
+
+
+def test_the_list_reads_on_a_phone_and_in_the_dark(chromium, admin, proxy, sdk_project):
+    project, _, _ = sdk_project
+    context = chromium.new_context(base_url=proxy.url, viewport={"width": 390, "height": 844},
+                                   color_scheme="dark", is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        sign_in(page, admin, next_path=f"/issues%3Fproject%3D{project.name}")
+        # The sections fold into the menu button; the rows stack, each cell labelled.
+        assert page.locator("nav.sections").is_visible() is False
+        assert page.locator("table.issues thead").is_visible() is False
+        assert page.locator("table.issues tbody tr").count() == 4
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways: {width}px"
+        screenshot(page, "issues-phone-dark")
+        page.click("label.nav-button")
+        assert page.locator("nav.sections").is_visible()
+        assert page.locator("nav.sections a[aria-current=page]").inner_text() == "Issues"
+    finally:
+        context.close()
 
 
 def test_the_list_across_projects_pages_by_cursor(ui_page, sql, sdk_project):

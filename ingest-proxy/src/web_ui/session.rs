@@ -122,12 +122,15 @@ pub fn see_other(location: &str) -> Response {
     response
 }
 
-/// The session's token in the request's cookie, if any.
-pub fn session_token(headers: &HeaderMap) -> Option<&str> {
-    cookie(headers, SESSION_COOKIE)
-        .filter(|token| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+/// Whether `text` has the form `new_token` makes (64 hex digits).
+pub fn is_token(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The session's token in the request's cookie, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE).filter(|token| is_token(token))
+}
 /// Who the request's session cookie signs in, if anyone.
 pub async fn current(ui: &WebUi, headers: &HeaderMap) -> Result<Option<SignedIn>, UiError> {
     let Some(token) = session_token(headers) else {

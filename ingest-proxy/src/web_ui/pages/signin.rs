@@ -20,8 +20,8 @@ use crate::web_ui::csrf::{same_secret, CsrfForm};
 use crate::web_ui::error::UiError;
 use crate::web_ui::layout::{head, NoFields};
 use crate::web_ui::session::{
-    cookie, current, local_path, new_token, see_other, session_cookie, session_token, set_cookie,
-    token_sha256, SESSION_COOKIE,
+    cookie, current, is_token, local_path, new_token, see_other, session_cookie, session_token,
+    set_cookie, token_sha256, SESSION_COOKIE,
 };
 use crate::web_ui::{db, password, WebUi};
 
@@ -64,18 +64,23 @@ pub async fn form(
     if current(&ui, &headers).await?.is_some() {
         return Ok(see_other(&next));
     }
-    fresh_form(&ui, StatusCode::OK, "", &next, None)
+    fresh_form(&ui, &headers, StatusCode::OK, "", &next, None)
 }
 
-/// The form with a new token (and its cookie), the address typed and a message.
+/// The form with its token (the browser's, so that two tabs both work, else a new one, with
+/// its cookie), the address typed and a message.
 fn fresh_form(
     ui: &WebUi,
+    headers: &HeaderMap,
     status: StatusCode,
     email: &str,
     next: &str,
     message: Option<&str>,
 ) -> Result<Response, UiError> {
-    let token = new_token()?;
+    let token = match cookie(headers, SIGN_IN_COOKIE).filter(|t| is_token(t)) {
+        Some(token) => token.to_string(),
+        None => new_token()?,
+    };
     let mut response = (status, sign_in_page(&token, email, next, message)).into_response();
     response.headers_mut().append(
         SET_COOKIE,
@@ -142,6 +147,7 @@ pub async fn submit(State(ui): State<WebUi>, request: Request) -> Result<Respons
     if email.is_empty() || form.password.is_empty() {
         return fresh_form(
             &ui,
+            &parts.headers,
             StatusCode::BAD_REQUEST,
             &email,
             &next,
@@ -168,6 +174,7 @@ pub async fn submit(State(ui): State<WebUi>, request: Request) -> Result<Respons
         );
         return fresh_form(
             &ui,
+            &parts.headers,
             StatusCode::TOO_MANY_REQUESTS,
             &email,
             &next,
@@ -184,6 +191,7 @@ pub async fn submit(State(ui): State<WebUi>, request: Request) -> Result<Respons
         .await?;
         return fresh_form(
             &ui,
+            &parts.headers,
             StatusCode::UNAUTHORIZED,
             &email,
             &next,
