@@ -107,3 +107,81 @@ async fn security_headers(request: Request, next: Next) -> Response {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{assets, router, WebUi};
+    use crate::client_ip::TrustedProxies;
+    use crate::config::tests::config;
+    use crate::db;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    /// The UI with a database nobody listens on: what is answered before any SQL.
+    fn ui() -> WebUi {
+        let config = config(&[
+            "--database-url=postgres://postgres@127.0.0.1:1/crashcache",
+            "--ui-database-url=postgres://crashcache_ui_proxy@127.0.0.1:1/crashcache",
+        ])
+        .unwrap();
+        let pool = db::pool(config.ui_pool_settings().unwrap()).unwrap();
+        WebUi::new(pool, "http://127.0.0.1:3000", TrustedProxies::default())
+    }
+
+    #[tokio::test]
+    async fn pages_without_a_session_go_to_sign_in_with_the_headers() {
+        let response = router(ui())
+            .oneshot(
+                Request::get("/issues?project=web")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let headers = response.headers();
+        assert_eq!(
+            headers["location"],
+            "/signin?next=%2Fissues%3Fproject%3Dweb"
+        );
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["cache-control"], "no-store");
+        assert!(headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+        let response = router(ui())
+            .oneshot(
+                Request::post("/issues/bulk")
+                    .body(Body::from("action=ignore&ids=1"))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn assets_are_served_for_a_year_by_their_hashed_name() {
+        let css = assets::url("ui.css");
+        let response = router(ui())
+            .oneshot(Request::get(css.as_str()).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/css; charset=utf-8"
+        );
+        assert_eq!(
+            response.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        let response = router(ui())
+            .oneshot(Request::get("/static/ui.css").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+}
