@@ -59,12 +59,13 @@ impl WebUi {
 
 /// The UI's routes. Merged into the proxy's route table (`app`) when the UI is on.
 pub fn router(ui: WebUi) -> Router {
-    use pages::{issues, projects, signin};
+    use pages::{issues, projects, signin, users};
     Router::new()
         .route("/", get(|| async { Redirect::to("/issues") }))
         // Signing in and out.
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::sign_out))
+        .route("/users", get(users::list).post(users::create))
         // Projects.
         .route("/projects", get(projects::list))
         .route(

@@ -3,3 +3,4 @@
 pub mod issues;
 pub mod projects;
 pub mod signin;
+pub mod users;
