@@ -22,6 +22,10 @@ import pytest
 
 from e2e import PROXY_VARS, Cluster, Proxy, Project, Sql, create_project, new_session, start_proxy
 
+# The web UI's browser fixtures (tests/ui.py), registered once for every module: a session
+# fixture imported into two modules would start two Playwright drivers, and the second fails.
+pytest_plugins = ["ui"]
+
 
 # --------------------------------------------------------------------------- pytest plumbing
 @pytest.hookimpl(hookwrapper=True)

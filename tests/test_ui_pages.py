@@ -14,7 +14,6 @@ import pytest
 
 from e2e import as_uuid, clean_env, create_project, new_session
 from ui import SESSION_COOKIE, screenshot, session_cookie
-from ui import admin, chromium, ui_context, ui_page  # noqa: F401 (fixtures)
 
 SENDER = Path(__file__).with_name("ui_pages_sender.py")
 

@@ -2,7 +2,7 @@
 driven by Playwright (never a browser download), users made with the real `ingest-proxy
 create-user`, signing in through the real form, screenshots under .run/screenshots/.
 
-Fixtures (import the ones a test module uses, e.g. `from ui import chromium, admin, ui_page`):
+Fixtures (conftest.py registers this module as a plugin, so every test module has them):
   chromium   a headless /usr/bin/chromium for the session
   admin      an admin user of the shared cluster (User: email, password, name)
   ui_page    a Playwright page signed in as `admin` on the shared proxy, base URL set

@@ -226,6 +226,16 @@ BEGIN
 END
 $$;
 
+-- The users page (admins only): every user, by name.
+CREATE FUNCTION crashcache.ui_users(acting_user int)
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM crashcache._ui_check_admin(acting_user);
+    RETURN (SELECT coalesce(jsonb_agg(crashcache._ui_user_json(u) ORDER BY u.name, u.id), '[]')
+            FROM crashcache.ui_user u);
+END
+$$;
+
 -- ===================================================================== projects
 -- A project's active keys with their DSNs, oldest first.
 CREATE FUNCTION crashcache._ui_project_keys(project_id int)

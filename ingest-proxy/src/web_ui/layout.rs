@@ -119,6 +119,7 @@ pub fn page_in(
                     }
                     div.account {
                         span.user title=(user.email) { (user.name) @if user.is_admin { " " span.badge.muted { "admin" } } }
+                        @if user.is_admin { a href="/users" { "Users" } }
                         form method="post" action="/signout" {
                             (csrf_field(user))
                             button.link type="submit" { "Sign out" }

@@ -60,13 +60,14 @@ impl WebUi {
 /// The UI's routes. Merged into the proxy's route table (`app`) when the UI is on.
 pub fn router(ui: WebUi) -> Router {
     use pages::{
-        attachments, crons, issue, issues, logs, performance, projects, releases, signin, status,
+        attachments, crons, issue, issues, logs, performance, projects, releases, signin, status, users,
     };
     Router::new()
         .route("/", get(|| async { Redirect::to("/issues") }))
         // Signing in and out.
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::sign_out))
+        .route("/users", get(users::list).post(users::create))
         // Projects.
         .route("/projects", get(projects::list))
         .route(
@@ -87,21 +88,12 @@ pub fn router(ui: WebUi) -> Router {
         .route("/issues/{issue_id}", get(issue::show))
         .route("/issues/{issue_id}/status", post(issue::set_status))
         .route("/issues/{issue_id}/comments", post(issue::add_comment))
-        .route(
-            "/issues/{issue_id}/events/{event_id}",
-            get(issue::show_event),
-        )
-        .route(
-            "/issues/{issue_id}/events/{event_id}/json",
-            get(issue::event_json),
-        )
+        .route("/issues/{issue_id}/events/{event_id}", get(issue::show_event))
+        .route("/issues/{issue_id}/events/{event_id}/json", get(issue::event_json))
         .route("/attachments/{attachment_id}", get(attachments::download))
         .route("/releases", get(releases::list_page))
         .route("/performance", get(performance::overview))
-        .route(
-            "/performance/transactions/{name}",
-            get(performance::transaction),
-        )
+        .route("/performance/transactions/{name}", get(performance::transaction))
         .route("/performance/events/{event_id}", get(performance::spans))
         .route("/traces/{trace_id}", get(performance::trace))
         .route("/crons", get(crons::list_page))

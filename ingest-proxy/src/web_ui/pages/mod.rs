@@ -3,6 +3,7 @@
 pub mod issues;
 pub mod projects;
 pub mod signin;
+pub mod users;
 // The detail pages.
 pub mod attachments;
 pub mod crons;
