@@ -60,7 +60,8 @@ impl WebUi {
 /// The UI's routes. Merged into the proxy's route table (`app`) when the UI is on.
 pub fn router(ui: WebUi) -> Router {
     use pages::{
-        attachments, crons, issue, issues, logs, performance, projects, releases, signin, status, users,
+        attachments, crons, issue, issues, logs, performance, projects, releases, signin, status,
+        users,
     };
     Router::new()
         .route("/", get(|| async { Redirect::to("/issues") }))
@@ -88,12 +89,21 @@ pub fn router(ui: WebUi) -> Router {
         .route("/issues/{issue_id}", get(issue::show))
         .route("/issues/{issue_id}/status", post(issue::set_status))
         .route("/issues/{issue_id}/comments", post(issue::add_comment))
-        .route("/issues/{issue_id}/events/{event_id}", get(issue::show_event))
-        .route("/issues/{issue_id}/events/{event_id}/json", get(issue::event_json))
+        .route(
+            "/issues/{issue_id}/events/{event_id}",
+            get(issue::show_event),
+        )
+        .route(
+            "/issues/{issue_id}/events/{event_id}/json",
+            get(issue::event_json),
+        )
         .route("/attachments/{attachment_id}", get(attachments::download))
         .route("/releases", get(releases::list_page))
         .route("/performance", get(performance::overview))
-        .route("/performance/transactions/{name}", get(performance::transaction))
+        .route(
+            "/performance/transactions/{name}",
+            get(performance::transaction),
+        )
         .route("/performance/events/{event_id}", get(performance::spans))
         .route("/traces/{trace_id}", get(performance::trace))
         .route("/crons", get(crons::list_page))
