@@ -337,6 +337,71 @@ BEGIN
 END
 $$;
 
+-- ===================================================================== detection in the digest
+-- The issue triggers of one digest batch (_store_events): the issues it created, regressed
+-- and brought back from an ignore, and its event rows, whose latest event of each issue that
+-- passes a rule's filters is the one that fires it. Returns the outbox rows written.
+CREATE FUNCTION crashcache._alerts_on_events(rows crashcache._event_row[], created bigint[], regressed bigint[],
+                                             unignored bigint[])
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH changed AS (
+        SELECT u.id, 'new_issue' AS trigger FROM unnest(created) u(id)
+        UNION ALL SELECT u.id, 'regression' FROM unnest(regressed) u(id)
+        UNION ALL SELECT u.id, 'unignored' FROM unnest(unignored) u(id)
+    ), fired AS (
+        SELECT DISTINCT ON (r.id, i.id) r, i, ch.trigger, ev.level, env.name AS environment, rel.name AS release
+        FROM changed ch
+        JOIN crashcache.issue i ON i.id = ch.id
+        JOIN crashcache.alert_rule r ON r.project_id = i.project_id AND r.trigger = ch.trigger AND r.enabled
+        JOIN unnest(rows) ev ON ev.project_id = i.project_id AND ev.fingerprint = i.fingerprint
+        LEFT JOIN crashcache.dim_environment env ON env.id = ev.environment_id
+        LEFT JOIN crashcache.dim_release rel ON rel.id = ev.release_id
+        WHERE crashcache._alert_matches(r, env.name, ev.level, ev.tags)
+        ORDER BY r.id, i.id, ev.timestamp DESC
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        (f.r).id, 'issue:' || (f.i).id, NULL, (f.i).id,
+        crashcache._alert_message(f.r,
+            CASE f.trigger WHEN 'new_issue' THEN 'New issue: ' WHEN 'regression' THEN 'Regression: '
+                           ELSE 'Back from ignored: ' END || (f.i).title,
+            CASE f.trigger
+                WHEN 'new_issue' THEN format('A new issue was seen in project %s.', p.name)
+                WHEN 'regression' THEN format('An issue resolved %s got a new event%s.',
+                                              crashcache._api_time((f.i).status_changed_at),
+                                              ' of release ' || f.release)
+                ELSE 'An ignored issue got an event after its ignore ran out.' END
+            || format(' (rule %s)', (f.r).name),
+            f.level, (f.i).id,
+            jsonb_build_array(jsonb_build_array('Environment', f.environment), jsonb_build_array('Release', f.release),
+                              jsonb_build_array('Level', f.level), jsonb_build_array('Culprit', (f.i).culprit)))
+    )::crashcache._alert_candidate)), 0)
+    FROM fired f JOIN crashcache.project p ON p.id = (f.r).project_id
+$$;
+
+-- The failed check-ins of one digest batch (_store_check_ins), for the cron_failed rules.
+CREATE FUNCTION crashcache._alerts_on_check_ins(failed crashcache._failed_check_in[])
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH fired AS (
+        SELECT DISTINCT ON (r.id, m.id) r, m, f.timestamp, env.name AS environment
+        FROM unnest(failed) f
+        JOIN crashcache.monitor m ON m.id = f.monitor_id
+        JOIN crashcache.alert_rule r ON r.project_id = f.project_id AND r.trigger = 'cron_failed' AND r.enabled
+                                    AND (NOT r.params ? 'monitor' OR r.params->>'monitor' = m.slug)
+        LEFT JOIN crashcache.dim_environment env ON env.id = f.environment_id
+        WHERE r.environments IS NULL OR env.name = ANY (r.environments)
+        ORDER BY r.id, m.id, f.timestamp DESC
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        (f.r).id, 'monitor:' || (f.m).id, NULL, NULL,
+        crashcache._alert_message(f.r, 'Cron job failed: ' || (f.m).slug,
+            format('Monitor %s checked in with status error at %s (rule %s).', (f.m).slug,
+                   crashcache._api_time(f.timestamp), (f.r).name),
+            'error', NULL,
+            jsonb_build_array(jsonb_build_array('Monitor', (f.m).slug), jsonb_build_array('Environment', f.environment)))
+    )::crashcache._alert_candidate)), 0)
+    FROM fired f
+$$;
+
 -- ===================================================================== delivery (crashcache_alerts)
 -- How many times a message is tried before it is kept as failed, and how long after the n-th
 -- failed attempt the next one is due: 30 s, doubling, at most an hour.
@@ -451,6 +516,215 @@ BEGIN
 END
 $$;
 
+-- ===================================================================== cron schedules
+-- The values one field of a crontab allows, from lo to hi: '*', a number, a range 'a-b', each
+-- with an optional step '/n', and lists of those; month and weekday names (jan, mon) too.
+CREATE FUNCTION crashcache._cron_field(field text, lo int, hi int)
+RETURNS int[] LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    names text[] := CASE WHEN hi = 12 THEN ARRAY['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
+                         WHEN hi = 7 THEN ARRAY['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] END;
+    part text;
+    m text[];
+    first int;
+    last int;
+    allowed int[] := '{}';
+BEGIN
+    field := lower(field);
+    FOR n IN 1 .. coalesce(cardinality(names), 0) LOOP
+        field := replace(field, names[n], (n - CASE WHEN hi = 7 THEN 1 ELSE 0 END)::text);
+    END LOOP;
+    FOREACH part IN ARRAY string_to_array(field, ',') LOOP
+        m := regexp_match(part, '^(?:(\*)|(\d{1,2})(?:-(\d{1,2}))?)(?:/(\d{1,2}))?$');
+        IF m IS NULL THEN
+            RAISE EXCEPTION 'not a crontab field: %', quote_literal(part) USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        first := coalesce(m[2]::int, lo);
+        last := coalesce(m[3]::int, CASE WHEN m[1] IS NOT NULL OR m[4] IS NOT NULL THEN hi ELSE first END);
+        IF first < lo OR last > hi OR first > last OR m[4]::int = 0 THEN
+            RAISE EXCEPTION 'crontab field % is out of range % to %', quote_literal(part), lo, hi
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        allowed := allowed || ARRAY(SELECT generate_series(first, last, coalesce(m[4]::int, 1)));
+    END LOOP;
+    RETURN ARRAY(SELECT DISTINCT a FROM unnest(allowed) a ORDER BY a);
+END
+$$;
+
+-- The first time after `after` that crontab `expr` (five fields, or @hourly, @daily, @weekly,
+-- @monthly, @yearly) names, read in time zone `tz`. As cron does, when both the day of the
+-- month and the weekday are restricted, a day matching either one matches. NULL when no time
+-- in the next five years matches (February 30th).
+CREATE FUNCTION crashcache._cron_next(expr text, after timestamptz, tz text)
+RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    f text[] := regexp_split_to_array(trim(CASE lower(trim(expr))
+        WHEN '@hourly' THEN '0 * * * *' WHEN '@daily' THEN '0 0 * * *' WHEN '@midnight' THEN '0 0 * * *'
+        WHEN '@weekly' THEN '0 0 * * 0' WHEN '@monthly' THEN '0 0 1 * *'
+        WHEN '@yearly' THEN '0 0 1 1 *' WHEN '@annually' THEN '0 0 1 1 *' ELSE expr END), '\s+');
+    minutes int[];
+    hours int[];
+    days int[];
+    months int[];
+    weekdays int[];
+    any_day boolean;
+    any_weekday boolean;
+    local_day date;
+    found timestamptz;
+BEGIN
+    IF cardinality(f) <> 5 THEN
+        RAISE EXCEPTION 'a crontab has five fields (minute hour day month weekday), not %', quote_literal(expr)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    minutes := crashcache._cron_field(f[1], 0, 59);
+    hours := crashcache._cron_field(f[2], 0, 23);
+    days := crashcache._cron_field(f[3], 1, 31);
+    months := crashcache._cron_field(f[4], 1, 12);
+    -- Sunday is 0 or 7.
+    weekdays := ARRAY(SELECT DISTINCT w % 7 FROM unnest(crashcache._cron_field(f[5], 0, 7)) w);
+    any_day := f[3] LIKE '*%';
+    any_weekday := f[5] LIKE '*%';
+    -- Day by day in local time from the day of `after`; the first matching day usually has it.
+    FOR local_day IN
+        SELECT d::date FROM generate_series((after AT TIME ZONE tz)::date, (after AT TIME ZONE tz)::date + 1830, interval '1 day') d
+        WHERE extract(month FROM d)::int = ANY (months)
+          AND CASE WHEN any_day AND any_weekday THEN true
+                   WHEN any_day THEN extract(dow FROM d)::int = ANY (weekdays)
+                   WHEN any_weekday THEN extract(day FROM d)::int = ANY (days)
+                   ELSE extract(day FROM d)::int = ANY (days) OR extract(dow FROM d)::int = ANY (weekdays) END
+    LOOP
+        SELECT min((local_day + make_time(h, m, 0)) AT TIME ZONE tz) INTO found
+        FROM unnest(hours) h, unnest(minutes) m
+        WHERE (local_day + make_time(h, m, 0)) AT TIME ZONE tz > after;
+        IF found IS NOT NULL THEN
+            RETURN found;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+-- When a monitor (its config as the SDK sends it: schedule crontab or interval, timezone)
+-- expects its next check-in after one at `last`. NULL for a schedule it cannot read: that
+-- monitor is not checked (its check-ins are stored as they come).
+CREATE FUNCTION crashcache._monitor_next(config jsonb, last timestamptz)
+RETURNS timestamptz LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN CASE config #>> '{schedule,type}'
+        WHEN 'crontab' THEN crashcache._cron_next(config #>> '{schedule,value}', last, coalesce(config->>'timezone', 'UTC'))
+        WHEN 'interval' THEN last + ((config #>> '{schedule,value}')::int || ' ' || (config #>> '{schedule,unit}'))::interval
+        END;
+EXCEPTION WHEN data_exception OR invalid_parameter_value THEN
+    RETURN NULL;
+END
+$$;
+
+-- ===================================================================== the periodic check
+-- Missed cron check-ins: a monitor whose next check-in was due (its schedule after its last
+-- check-in, plus checkin_margin minutes, default 1) and has not come. One alert per slot.
+CREATE FUNCTION crashcache._alerts_check_crons()
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH due AS (
+        SELECT r, m, last.timestamp AS last_seen, crashcache._monitor_next(m.config, last.timestamp) AS expected
+        FROM crashcache.alert_rule r
+        JOIN crashcache.monitor m ON m.project_id = r.project_id
+                                 AND (NOT r.params ? 'monitor' OR r.params->>'monitor' = m.slug)
+        CROSS JOIN LATERAL (SELECT c.timestamp FROM crashcache.check_in c WHERE c.monitor_id = m.id
+                            ORDER BY c.timestamp DESC LIMIT 1) last
+        WHERE r.enabled AND r.trigger = 'cron_missed' AND m.config IS NOT NULL
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        (d.r).id, 'monitor:' || (d.m).id, crashcache._api_time(d.expected), NULL,
+        crashcache._alert_message(d.r, 'Cron job missed: ' || (d.m).slug,
+            format('Monitor %s expected a check-in at %s and has had none since %s (rule %s).', (d.m).slug,
+                   crashcache._api_time(d.expected), crashcache._api_time(d.last_seen), (d.r).name),
+            'error', NULL,
+            jsonb_build_array(jsonb_build_array('Monitor', (d.m).slug),
+                              jsonb_build_array('Schedule', (d.m).config #>> '{schedule,value}'),
+                              jsonb_build_array('Last check-in', crashcache._api_time(d.last_seen))))
+    )::crashcache._alert_candidate)), 0)
+    FROM due d
+    WHERE d.expected + make_interval(mins => coalesce(((d.m).config->>'checkin_margin')::int, 1)) < now()
+$$;
+
+-- Issue and project volume: at least N events (or users) in the last M minutes, of events
+-- that pass the rule's filters.
+CREATE FUNCTION crashcache._alerts_check_volume()
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH counted AS (
+        SELECT r, CASE WHEN r.trigger = 'issue_volume' THEN e.issue_id END AS issue_id,
+               count(*) AS events, count(DISTINCT e.user_key) AS users,
+               (array_agg(e.level ORDER BY e.timestamp DESC))[1] AS level
+        FROM crashcache.alert_rule r
+        JOIN crashcache.event e ON e.project_id = r.project_id
+                               AND e.timestamp > now() - make_interval(mins => (r.params->>'minutes')::int)
+        LEFT JOIN crashcache.dim_environment env ON env.id = e.environment_id
+        WHERE r.enabled AND r.trigger IN ('issue_volume', 'project_volume')
+          AND crashcache._alert_matches(r, env.name, e.level, e.tags)
+        GROUP BY r.id, 2
+    ), over AS (
+        SELECT c.*, CASE WHEN (c.r).params ? 'events' THEN 'events' ELSE 'users' END AS measure,
+               coalesce((c.r).params->>'events', (c.r).params->>'users')::bigint AS threshold
+        FROM counted c
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        (o.r).id, coalesce('issue:' || o.issue_id, 'project'), NULL, o.issue_id,
+        crashcache._alert_message(o.r,
+            format('%s %s in %s minutes: ', CASE o.measure WHEN 'events' THEN o.events ELSE o.users END, o.measure,
+                   (o.r).params->>'minutes')
+            || coalesce((SELECT i.title FROM crashcache.issue i WHERE i.id = o.issue_id), 'project ' || p.name),
+            format('%s had %s %s in the last %s minutes, at least %s (rule %s).',
+                   CASE WHEN o.issue_id IS NULL THEN 'Project ' || p.name ELSE 'An issue' END,
+                   CASE o.measure WHEN 'events' THEN o.events ELSE o.users END, o.measure,
+                   (o.r).params->>'minutes', o.threshold, (o.r).name),
+            o.level, o.issue_id,
+            jsonb_build_array(jsonb_build_array('Events', o.events), jsonb_build_array('Users', o.users),
+                              jsonb_build_array('Window', ((o.r).params->>'minutes') || ' minutes')))
+    )::crashcache._alert_candidate)), 0)
+    FROM over o JOIN crashcache.project p ON p.id = (o.r).project_id
+    WHERE CASE o.measure WHEN 'events' THEN o.events ELSE o.users END >= o.threshold
+$$;
+
+-- Release health: the crash-free rate of a release's sessions started in the last M minutes
+-- (default a day), individual and aggregated, once it has min_sessions of them.
+CREATE FUNCTION crashcache._alerts_check_crash_free()
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH sessions AS (
+        SELECT r, s.release_id, count(*) AS total, count(*) FILTER (WHERE s.status = 'crashed') AS crashed
+        FROM crashcache.alert_rule r
+        JOIN crashcache.session s ON s.project_id = r.project_id
+                                 AND s.started > now() - make_interval(mins => coalesce((r.params->>'minutes')::int, 1440))
+        LEFT JOIN crashcache.dim_environment env ON env.id = s.environment_id
+        WHERE r.enabled AND r.trigger = 'crash_free_rate' AND (r.environments IS NULL OR env.name = ANY (r.environments))
+        GROUP BY r.id, s.release_id
+        UNION ALL
+        SELECT r, a.release_id, sum(a.exited + a.errored + a.abnormal + a.crashed), sum(a.crashed)
+        FROM crashcache.alert_rule r
+        JOIN crashcache.session_aggregate a ON a.project_id = r.project_id
+                                           AND a.started > now() - make_interval(mins => coalesce((r.params->>'minutes')::int, 1440))
+        LEFT JOIN crashcache.dim_environment env ON env.id = a.environment_id
+        WHERE r.enabled AND r.trigger = 'crash_free_rate' AND (r.environments IS NULL OR env.name = ANY (r.environments))
+        GROUP BY r.id, a.release_id
+    ), rates AS (
+        SELECT (s.r).id AS rule_id, s.release_id, sum(s.total) AS total, sum(s.crashed) AS crashed,
+               round(100 * (1 - sum(s.crashed)::numeric / sum(s.total)), 2) AS rate
+        FROM sessions s GROUP BY (s.r).id, s.release_id
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        r.id, 'release:' || x.release_id, NULL, NULL,
+        crashcache._alert_message(r, format('Crash-free sessions at %s%%: %s', x.rate, rel.name),
+            format('Release %s has %s%% crash-free sessions (%s of %s crashed), below %s%% (rule %s).',
+                   rel.name, x.rate, x.crashed, x.total, r.params->>'threshold', r.name),
+            'fatal', NULL,
+            jsonb_build_array(jsonb_build_array('Release', rel.name), jsonb_build_array('Sessions', x.total),
+                              jsonb_build_array('Crashed', x.crashed)))
+    )::crashcache._alert_candidate)), 0)
+    FROM rates x
+    JOIN crashcache.alert_rule r ON r.id = x.rule_id
+    JOIN crashcache.dim_release rel ON rel.id = x.release_id
+    WHERE x.total >= (r.params->>'min_sessions')::bigint AND x.rate < (r.params->>'threshold')::numeric
+$$;
+
 -- The periodic check (see the header).
 CREATE FUNCTION crashcache.alerts_check()
 RETURNS int LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog SET jit = off AS $$
@@ -458,7 +732,7 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('crashcache.alerts_check')) THEN
         RETURN 0;
     END IF;
-    RETURN 0;
+    RETURN crashcache._alerts_check_crons() + crashcache._alerts_check_volume() + crashcache._alerts_check_crash_free();
 END
 $$;
 

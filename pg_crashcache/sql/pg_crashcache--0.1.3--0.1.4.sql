@@ -19,6 +19,204 @@
 -- Alerts (alerts.sql)
 -- ---------------------------------------------------------------------------------------------
 
+-- New or changed in 0.1.4 (admin.sql).
+-- Whether an ignore (an issue's status_details) has run out: its time has come, or the issue
+-- has `events` events or `users` users since it was ignored, as many as it was ignored for.
+CREATE OR REPLACE FUNCTION crashcache._ignore_ran_out(details jsonb, events bigint, users bigint)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce((details->>'ignoreUntil')::timestamptz <= now()
+                 OR events >= (details->>'_eventsAtIgnore')::bigint + (details->>'ignoreCount')::bigint
+                 OR users >= (details->>'_usersAtIgnore')::bigint + (details->>'ignoreUserCount')::bigint, false)
+$$;
+
+-- New or changed in 0.1.4 (admin.sql).
+-- The status an issue has now: an issue ignored until a time, a number of events or of users
+-- is unresolved again once it is reached. Used by the issues view and the Web API. (The
+-- digest also stores the change when an event comes after it.)
+CREATE OR REPLACE FUNCTION crashcache._current_status(i crashcache.issue)
+RETURNS crashcache.issue_status LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN i.status = 'ignored' AND crashcache._ignore_ran_out(i.status_details, i.event_count, i.user_count)
+                THEN 'unresolved'::crashcache.issue_status
+                ELSE i.status END
+$$;
+
+-- New or changed in 0.1.4 (digest.sql).
+-- Whether events of the batch (`rows`) regress resolved issue `i`, received after it was
+-- resolved. Resolved in a release (inRelease, or inNextRelease: after the release of its
+-- latest event then), only an event of a newer release does: release ids count up in the
+-- order releases are first seen. Otherwise any does.
+CREATE OR REPLACE FUNCTION crashcache._regressed_by(i crashcache.issue, rows crashcache._event_row[])
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    WITH bound AS (
+        SELECT CASE WHEN i.status_details ? 'inRelease' THEN
+                        (SELECT d.id - 1 FROM crashcache.dim_release d
+                         WHERE d.name = i.status_details->>'inRelease' AND d.version = '')
+                    ELSE (SELECT e.release_id FROM crashcache.event e
+                          WHERE e.issue_id = i.id AND e.received_at <= i.status_changed_at
+                          ORDER BY e.timestamp DESC LIMIT 1) END AS release_id
+    )
+    SELECT EXISTS (
+        SELECT FROM unnest(rows) r, bound b
+        WHERE r.project_id = i.project_id AND r.fingerprint = i.fingerprint
+          AND r.received_at > i.status_changed_at
+          AND (NOT (i.status_details ? 'inRelease' OR i.status_details ? 'inNextRelease')
+               OR (b.release_id IS NULL AND NOT i.status_details ? 'inRelease')
+               OR r.release_id > b.release_id))
+$$;
+
+-- New or changed in 0.1.4 (digest.sql).
+-- Stored last of a batch: it locks the issues it counts into until the batch commits. The
+-- issues it creates, regresses and brings back from an ignore go to alert detection in the
+-- same transaction, when a rule of the batch's projects may want them (alerts.sql).
+CREATE OR REPLACE FUNCTION crashcache._store_events(rows crashcache._event_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
+DECLARE
+    counts crashcache._issue_count[];
+    created bigint[];
+    regressed bigint[];
+    unignored bigint[];
+BEGIN
+    -- New issues take the title and culprit of their earliest event in the batch.
+    WITH inserted AS (
+        INSERT INTO crashcache.issue (project_id, fingerprint, grouping_method, title, culprit, level)
+        SELECT DISTINCT ON (r.project_id, r.fingerprint)
+               r.project_id, r.fingerprint, r.grouping_method, r.title, r.culprit, r.level
+        FROM unnest(rows) r
+        WHERE NOT EXISTS (SELECT FROM crashcache.issue i
+                          WHERE i.project_id = r.project_id AND i.fingerprint = r.fingerprint)
+        ORDER BY r.project_id, r.fingerprint, r.timestamp
+        ON CONFLICT (project_id, fingerprint) DO NOTHING
+        RETURNING id)
+    SELECT array_agg(n.id) INTO created FROM inserted n;
+
+    -- Insert the events (an event id seen before is skipped), then count only those inserted
+    -- into their issues.
+    WITH inserted AS (
+        INSERT INTO crashcache.event (
+            project_id, event_id, issue_id, archive_id, timestamp, received_at, level, title,
+            message, culprit, release_id, environment_id, platform_id, os_id, runtime_id,
+            browser_id, device_id, sdk_id, server_name_id, exception_type_id, transaction_id,
+            logger_id, user_key, user_data, tags)
+        SELECT r.project_id, r.event_id, i.id, r.archive_id, r.timestamp, r.received_at, r.level,
+               r.title, r.message, r.culprit, r.release_id, r.environment_id, r.platform_id,
+               r.os_id, r.runtime_id, r.browser_id, r.device_id, r.sdk_id, r.server_name_id,
+               r.exception_type_id, r.transaction_id, r.logger_id, r.user_key, r.user_data,
+               coalesce(r.tags, '{}')
+        FROM unnest(rows) r
+        JOIN crashcache.issue i ON i.project_id = r.project_id AND i.fingerprint = r.fingerprint
+        -- In key order, as every insert that may wait for another worker's rows.
+        ORDER BY r.project_id, r.event_id
+        ON CONFLICT (project_id, event_id) DO NOTHING
+        RETURNING issue_id, timestamp, received_at, level, user_key
+    ), new_users AS (
+        INSERT INTO crashcache.issue_user (issue_id, user_key)
+        SELECT DISTINCT n.issue_id, n.user_key FROM inserted n WHERE n.user_key IS NOT NULL
+        ORDER BY n.issue_id, n.user_key
+        ON CONFLICT DO NOTHING
+        RETURNING issue_id
+    )
+    SELECT array_agg(ROW(c.issue_id, c.events, c.first_seen, c.last_seen, c.last_received,
+                         c.latest_level, c.users)::crashcache._issue_count) INTO counts
+    FROM (SELECT n.issue_id, count(*) AS events, min(n.timestamp) AS first_seen,
+                 max(n.timestamp) AS last_seen, max(n.received_at) AS last_received,
+                 (array_agg(n.level ORDER BY n.timestamp DESC))[1] AS latest_level,
+                 (SELECT count(*) FROM new_users u WHERE u.issue_id = n.issue_id) AS users
+          FROM inserted n GROUP BY n.issue_id) c;
+
+    -- Two workers counting into the same issues take their locks in the same order, so that
+    -- one waits for the other instead of deadlocking.
+    PERFORM FROM crashcache.issue i
+    WHERE i.id IN (SELECT c.issue_id FROM unnest(counts) c)
+    ORDER BY i.id FOR NO KEY UPDATE;
+
+    -- An issue is unresolved again when a resolved one is regressed by the batch's events, or
+    -- when the events reach the end of an ignore (a time, or a number of events or users).
+    -- Events received before the status changed (ruminate digests them again) leave it.
+    WITH decided AS (
+        SELECT c.*, i.status AS old_status,
+               CASE WHEN i.status = 'resolved' AND c.last_received > i.status_changed_at
+                         AND crashcache._regressed_by(i, rows) THEN 'unresolved'
+                    WHEN i.status = 'ignored' AND c.last_received > i.status_changed_at
+                         AND crashcache._ignore_ran_out(i.status_details, i.event_count + c.events, i.user_count + c.users)
+                         THEN 'unresolved'
+                    ELSE i.status END::crashcache.issue_status AS new_status
+        FROM unnest(counts) c JOIN crashcache.issue i ON i.id = c.issue_id
+    ), updated AS (
+        UPDATE crashcache.issue i
+        SET event_count = i.event_count + d.events,
+            user_count = i.user_count + d.users,
+            first_seen = least(i.first_seen, d.first_seen),
+            last_seen = greatest(i.last_seen, d.last_seen),
+            level = CASE WHEN i.last_seen IS NULL OR d.last_seen >= i.last_seen THEN d.latest_level ELSE i.level END,
+            status = d.new_status,
+            status_changed_at = CASE WHEN d.new_status <> d.old_status THEN now() ELSE i.status_changed_at END
+        FROM decided d
+        WHERE i.id = d.issue_id
+        RETURNING i.id, d.old_status, d.new_status
+    )
+    SELECT array_agg(u.id) FILTER (WHERE u.old_status = 'resolved' AND u.new_status = 'unresolved'),
+           array_agg(u.id) FILTER (WHERE u.old_status = 'ignored' AND u.new_status = 'unresolved')
+    INTO regressed, unignored
+    FROM updated u;
+
+    -- Without a rule in the batch's projects, this is the whole cost of alerting.
+    IF (created IS NOT NULL OR regressed IS NOT NULL OR unignored IS NOT NULL)
+       AND EXISTS (SELECT FROM crashcache.alert_rule a
+                   WHERE a.enabled AND a.project_id IN (SELECT r.project_id FROM unnest(rows) r)) THEN
+        PERFORM crashcache._alerts_on_events(rows, created, regressed, unignored);
+    END IF;
+END
+$$;
+
+-- New or changed in 0.1.4 (digest.sql).
+-- A check-in the batch wrote with status error.
+CREATE TYPE crashcache._failed_check_in AS (
+    project_id int, check_in_id uuid, monitor_id bigint, status text, environment_id int,
+    timestamp timestamptz
+);
+
+-- New or changed in 0.1.4 (digest.sql).
+CREATE OR REPLACE FUNCTION crashcache._store_check_ins(rows crashcache._check_in_row[])
+RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
+DECLARE
+    failed crashcache._failed_check_in[];
+BEGIN
+    -- A check-in that carries monitor_config (upsert) updates the monitor's schedule.
+    INSERT INTO crashcache.monitor AS m (project_id, slug, config)
+    SELECT DISTINCT ON (r.project_id, r.monitor_slug) r.project_id, r.monitor_slug, r.monitor_config
+    FROM unnest(rows) r
+    ORDER BY r.project_id, r.monitor_slug, (r.monitor_config IS NULL), r.archive_id DESC
+    ON CONFLICT (project_id, slug) DO UPDATE SET config = EXCLUDED.config
+    WHERE EXCLUDED.config IS NOT NULL AND EXCLUDED.config IS DISTINCT FROM m.config;
+
+    WITH written AS (
+    INSERT INTO crashcache.check_in AS cur (
+        project_id, check_in_id, monitor_id, archive_id, status, duration, release_id,
+        environment_id, timestamp)
+    SELECT DISTINCT ON (r.project_id, r.check_in_id)
+           r.project_id, r.check_in_id, m.id, r.archive_id, r.status, r.duration, r.release_id,
+           r.environment_id, r.timestamp
+    FROM unnest(rows) r
+    JOIN crashcache.monitor m ON m.project_id = r.project_id AND m.slug = r.monitor_slug
+    ORDER BY r.project_id, r.check_in_id, r.archive_id DESC
+    ON CONFLICT (project_id, check_in_id) DO UPDATE
+    SET archive_id = EXCLUDED.archive_id, status = EXCLUDED.status,
+        duration = coalesce(EXCLUDED.duration, cur.duration), timestamp = EXCLUDED.timestamp
+    WHERE EXCLUDED.archive_id > cur.archive_id
+    RETURNING cur.project_id, cur.check_in_id, cur.monitor_id, cur.status, cur.environment_id, cur.timestamp)
+    SELECT array_agg(ROW(w.project_id, w.check_in_id, w.monitor_id, w.status, w.environment_id, w.timestamp)::crashcache._failed_check_in)
+    INTO failed
+    FROM written w WHERE w.status = 'error';
+
+    -- Failed check-ins go to alert detection in the same transaction, when a rule may want them.
+    IF failed IS NOT NULL
+       AND EXISTS (SELECT FROM crashcache.alert_rule a
+                   WHERE a.enabled AND a.project_id IN (SELECT f.project_id FROM unnest(failed) f)) THEN
+        PERFORM crashcache._alerts_on_check_ins(failed);
+    END IF;
+END
+$$;
+
 -- Alerts: rules and channels kept in tables, detection that writes an outbox in the same
 -- transaction as the digest (or the periodic check), and the alerts_* functions a delivering
 -- process calls to claim outbox rows and record what happened (role crashcache_alerts,
@@ -358,6 +556,71 @@ BEGIN
 END
 $$;
 
+-- ===================================================================== detection in the digest
+-- The issue triggers of one digest batch (_store_events): the issues it created, regressed
+-- and brought back from an ignore, and its event rows, whose latest event of each issue that
+-- passes a rule's filters is the one that fires it. Returns the outbox rows written.
+CREATE FUNCTION crashcache._alerts_on_events(rows crashcache._event_row[], created bigint[], regressed bigint[],
+                                             unignored bigint[])
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH changed AS (
+        SELECT u.id, 'new_issue' AS trigger FROM unnest(created) u(id)
+        UNION ALL SELECT u.id, 'regression' FROM unnest(regressed) u(id)
+        UNION ALL SELECT u.id, 'unignored' FROM unnest(unignored) u(id)
+    ), fired AS (
+        SELECT DISTINCT ON (r.id, i.id) r, i, ch.trigger, ev.level, env.name AS environment, rel.name AS release
+        FROM changed ch
+        JOIN crashcache.issue i ON i.id = ch.id
+        JOIN crashcache.alert_rule r ON r.project_id = i.project_id AND r.trigger = ch.trigger AND r.enabled
+        JOIN unnest(rows) ev ON ev.project_id = i.project_id AND ev.fingerprint = i.fingerprint
+        LEFT JOIN crashcache.dim_environment env ON env.id = ev.environment_id
+        LEFT JOIN crashcache.dim_release rel ON rel.id = ev.release_id
+        WHERE crashcache._alert_matches(r, env.name, ev.level, ev.tags)
+        ORDER BY r.id, i.id, ev.timestamp DESC
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        (f.r).id, 'issue:' || (f.i).id, NULL, (f.i).id,
+        crashcache._alert_message(f.r,
+            CASE f.trigger WHEN 'new_issue' THEN 'New issue: ' WHEN 'regression' THEN 'Regression: '
+                           ELSE 'Back from ignored: ' END || (f.i).title,
+            CASE f.trigger
+                WHEN 'new_issue' THEN format('A new issue was seen in project %s.', p.name)
+                WHEN 'regression' THEN format('An issue resolved %s got a new event%s.',
+                                              crashcache._api_time((f.i).status_changed_at),
+                                              ' of release ' || f.release)
+                ELSE 'An ignored issue got an event after its ignore ran out.' END
+            || format(' (rule %s)', (f.r).name),
+            f.level, (f.i).id,
+            jsonb_build_array(jsonb_build_array('Environment', f.environment), jsonb_build_array('Release', f.release),
+                              jsonb_build_array('Level', f.level), jsonb_build_array('Culprit', (f.i).culprit)))
+    )::crashcache._alert_candidate)), 0)
+    FROM fired f JOIN crashcache.project p ON p.id = (f.r).project_id
+$$;
+
+-- The failed check-ins of one digest batch (_store_check_ins), for the cron_failed rules.
+CREATE FUNCTION crashcache._alerts_on_check_ins(failed crashcache._failed_check_in[])
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH fired AS (
+        SELECT DISTINCT ON (r.id, m.id) r, m, f.timestamp, env.name AS environment
+        FROM unnest(failed) f
+        JOIN crashcache.monitor m ON m.id = f.monitor_id
+        JOIN crashcache.alert_rule r ON r.project_id = f.project_id AND r.trigger = 'cron_failed' AND r.enabled
+                                    AND (NOT r.params ? 'monitor' OR r.params->>'monitor' = m.slug)
+        LEFT JOIN crashcache.dim_environment env ON env.id = f.environment_id
+        WHERE r.environments IS NULL OR env.name = ANY (r.environments)
+        ORDER BY r.id, m.id, f.timestamp DESC
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        (f.r).id, 'monitor:' || (f.m).id, NULL, NULL,
+        crashcache._alert_message(f.r, 'Cron job failed: ' || (f.m).slug,
+            format('Monitor %s checked in with status error at %s (rule %s).', (f.m).slug,
+                   crashcache._api_time(f.timestamp), (f.r).name),
+            'error', NULL,
+            jsonb_build_array(jsonb_build_array('Monitor', (f.m).slug), jsonb_build_array('Environment', f.environment)))
+    )::crashcache._alert_candidate)), 0)
+    FROM fired f
+$$;
+
 -- ===================================================================== delivery (crashcache_alerts)
 -- How many times a message is tried before it is kept as failed, and how long after the n-th
 -- failed attempt the next one is due: 30 s, doubling, at most an hour.
@@ -472,6 +735,215 @@ BEGIN
 END
 $$;
 
+-- ===================================================================== cron schedules
+-- The values one field of a crontab allows, from lo to hi: '*', a number, a range 'a-b', each
+-- with an optional step '/n', and lists of those; month and weekday names (jan, mon) too.
+CREATE FUNCTION crashcache._cron_field(field text, lo int, hi int)
+RETURNS int[] LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    names text[] := CASE WHEN hi = 12 THEN ARRAY['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
+                         WHEN hi = 7 THEN ARRAY['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] END;
+    part text;
+    m text[];
+    first int;
+    last int;
+    allowed int[] := '{}';
+BEGIN
+    field := lower(field);
+    FOR n IN 1 .. coalesce(cardinality(names), 0) LOOP
+        field := replace(field, names[n], (n - CASE WHEN hi = 7 THEN 1 ELSE 0 END)::text);
+    END LOOP;
+    FOREACH part IN ARRAY string_to_array(field, ',') LOOP
+        m := regexp_match(part, '^(?:(\*)|(\d{1,2})(?:-(\d{1,2}))?)(?:/(\d{1,2}))?$');
+        IF m IS NULL THEN
+            RAISE EXCEPTION 'not a crontab field: %', quote_literal(part) USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        first := coalesce(m[2]::int, lo);
+        last := coalesce(m[3]::int, CASE WHEN m[1] IS NOT NULL OR m[4] IS NOT NULL THEN hi ELSE first END);
+        IF first < lo OR last > hi OR first > last OR m[4]::int = 0 THEN
+            RAISE EXCEPTION 'crontab field % is out of range % to %', quote_literal(part), lo, hi
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        allowed := allowed || ARRAY(SELECT generate_series(first, last, coalesce(m[4]::int, 1)));
+    END LOOP;
+    RETURN ARRAY(SELECT DISTINCT a FROM unnest(allowed) a ORDER BY a);
+END
+$$;
+
+-- The first time after `after` that crontab `expr` (five fields, or @hourly, @daily, @weekly,
+-- @monthly, @yearly) names, read in time zone `tz`. As cron does, when both the day of the
+-- month and the weekday are restricted, a day matching either one matches. NULL when no time
+-- in the next five years matches (February 30th).
+CREATE FUNCTION crashcache._cron_next(expr text, after timestamptz, tz text)
+RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    f text[] := regexp_split_to_array(trim(CASE lower(trim(expr))
+        WHEN '@hourly' THEN '0 * * * *' WHEN '@daily' THEN '0 0 * * *' WHEN '@midnight' THEN '0 0 * * *'
+        WHEN '@weekly' THEN '0 0 * * 0' WHEN '@monthly' THEN '0 0 1 * *'
+        WHEN '@yearly' THEN '0 0 1 1 *' WHEN '@annually' THEN '0 0 1 1 *' ELSE expr END), '\s+');
+    minutes int[];
+    hours int[];
+    days int[];
+    months int[];
+    weekdays int[];
+    any_day boolean;
+    any_weekday boolean;
+    local_day date;
+    found timestamptz;
+BEGIN
+    IF cardinality(f) <> 5 THEN
+        RAISE EXCEPTION 'a crontab has five fields (minute hour day month weekday), not %', quote_literal(expr)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    minutes := crashcache._cron_field(f[1], 0, 59);
+    hours := crashcache._cron_field(f[2], 0, 23);
+    days := crashcache._cron_field(f[3], 1, 31);
+    months := crashcache._cron_field(f[4], 1, 12);
+    -- Sunday is 0 or 7.
+    weekdays := ARRAY(SELECT DISTINCT w % 7 FROM unnest(crashcache._cron_field(f[5], 0, 7)) w);
+    any_day := f[3] LIKE '*%';
+    any_weekday := f[5] LIKE '*%';
+    -- Day by day in local time from the day of `after`; the first matching day usually has it.
+    FOR local_day IN
+        SELECT d::date FROM generate_series((after AT TIME ZONE tz)::date, (after AT TIME ZONE tz)::date + 1830, interval '1 day') d
+        WHERE extract(month FROM d)::int = ANY (months)
+          AND CASE WHEN any_day AND any_weekday THEN true
+                   WHEN any_day THEN extract(dow FROM d)::int = ANY (weekdays)
+                   WHEN any_weekday THEN extract(day FROM d)::int = ANY (days)
+                   ELSE extract(day FROM d)::int = ANY (days) OR extract(dow FROM d)::int = ANY (weekdays) END
+    LOOP
+        SELECT min((local_day + make_time(h, m, 0)) AT TIME ZONE tz) INTO found
+        FROM unnest(hours) h, unnest(minutes) m
+        WHERE (local_day + make_time(h, m, 0)) AT TIME ZONE tz > after;
+        IF found IS NOT NULL THEN
+            RETURN found;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+-- When a monitor (its config as the SDK sends it: schedule crontab or interval, timezone)
+-- expects its next check-in after one at `last`. NULL for a schedule it cannot read: that
+-- monitor is not checked (its check-ins are stored as they come).
+CREATE FUNCTION crashcache._monitor_next(config jsonb, last timestamptz)
+RETURNS timestamptz LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN CASE config #>> '{schedule,type}'
+        WHEN 'crontab' THEN crashcache._cron_next(config #>> '{schedule,value}', last, coalesce(config->>'timezone', 'UTC'))
+        WHEN 'interval' THEN last + ((config #>> '{schedule,value}')::int || ' ' || (config #>> '{schedule,unit}'))::interval
+        END;
+EXCEPTION WHEN data_exception OR invalid_parameter_value THEN
+    RETURN NULL;
+END
+$$;
+
+-- ===================================================================== the periodic check
+-- Missed cron check-ins: a monitor whose next check-in was due (its schedule after its last
+-- check-in, plus checkin_margin minutes, default 1) and has not come. One alert per slot.
+CREATE FUNCTION crashcache._alerts_check_crons()
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH due AS (
+        SELECT r, m, last.timestamp AS last_seen, crashcache._monitor_next(m.config, last.timestamp) AS expected
+        FROM crashcache.alert_rule r
+        JOIN crashcache.monitor m ON m.project_id = r.project_id
+                                 AND (NOT r.params ? 'monitor' OR r.params->>'monitor' = m.slug)
+        CROSS JOIN LATERAL (SELECT c.timestamp FROM crashcache.check_in c WHERE c.monitor_id = m.id
+                            ORDER BY c.timestamp DESC LIMIT 1) last
+        WHERE r.enabled AND r.trigger = 'cron_missed' AND m.config IS NOT NULL
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        (d.r).id, 'monitor:' || (d.m).id, crashcache._api_time(d.expected), NULL,
+        crashcache._alert_message(d.r, 'Cron job missed: ' || (d.m).slug,
+            format('Monitor %s expected a check-in at %s and has had none since %s (rule %s).', (d.m).slug,
+                   crashcache._api_time(d.expected), crashcache._api_time(d.last_seen), (d.r).name),
+            'error', NULL,
+            jsonb_build_array(jsonb_build_array('Monitor', (d.m).slug),
+                              jsonb_build_array('Schedule', (d.m).config #>> '{schedule,value}'),
+                              jsonb_build_array('Last check-in', crashcache._api_time(d.last_seen))))
+    )::crashcache._alert_candidate)), 0)
+    FROM due d
+    WHERE d.expected + make_interval(mins => coalesce(((d.m).config->>'checkin_margin')::int, 1)) < now()
+$$;
+
+-- Issue and project volume: at least N events (or users) in the last M minutes, of events
+-- that pass the rule's filters.
+CREATE FUNCTION crashcache._alerts_check_volume()
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH counted AS (
+        SELECT r, CASE WHEN r.trigger = 'issue_volume' THEN e.issue_id END AS issue_id,
+               count(*) AS events, count(DISTINCT e.user_key) AS users,
+               (array_agg(e.level ORDER BY e.timestamp DESC))[1] AS level
+        FROM crashcache.alert_rule r
+        JOIN crashcache.event e ON e.project_id = r.project_id
+                               AND e.timestamp > now() - make_interval(mins => (r.params->>'minutes')::int)
+        LEFT JOIN crashcache.dim_environment env ON env.id = e.environment_id
+        WHERE r.enabled AND r.trigger IN ('issue_volume', 'project_volume')
+          AND crashcache._alert_matches(r, env.name, e.level, e.tags)
+        GROUP BY r.id, 2
+    ), over AS (
+        SELECT c.*, CASE WHEN (c.r).params ? 'events' THEN 'events' ELSE 'users' END AS measure,
+               coalesce((c.r).params->>'events', (c.r).params->>'users')::bigint AS threshold
+        FROM counted c
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        (o.r).id, coalesce('issue:' || o.issue_id, 'project'), NULL, o.issue_id,
+        crashcache._alert_message(o.r,
+            format('%s %s in %s minutes: ', CASE o.measure WHEN 'events' THEN o.events ELSE o.users END, o.measure,
+                   (o.r).params->>'minutes')
+            || coalesce((SELECT i.title FROM crashcache.issue i WHERE i.id = o.issue_id), 'project ' || p.name),
+            format('%s had %s %s in the last %s minutes, at least %s (rule %s).',
+                   CASE WHEN o.issue_id IS NULL THEN 'Project ' || p.name ELSE 'An issue' END,
+                   CASE o.measure WHEN 'events' THEN o.events ELSE o.users END, o.measure,
+                   (o.r).params->>'minutes', o.threshold, (o.r).name),
+            o.level, o.issue_id,
+            jsonb_build_array(jsonb_build_array('Events', o.events), jsonb_build_array('Users', o.users),
+                              jsonb_build_array('Window', ((o.r).params->>'minutes') || ' minutes')))
+    )::crashcache._alert_candidate)), 0)
+    FROM over o JOIN crashcache.project p ON p.id = (o.r).project_id
+    WHERE CASE o.measure WHEN 'events' THEN o.events ELSE o.users END >= o.threshold
+$$;
+
+-- Release health: the crash-free rate of a release's sessions started in the last M minutes
+-- (default a day), individual and aggregated, once it has min_sessions of them.
+CREATE FUNCTION crashcache._alerts_check_crash_free()
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH sessions AS (
+        SELECT r, s.release_id, count(*) AS total, count(*) FILTER (WHERE s.status = 'crashed') AS crashed
+        FROM crashcache.alert_rule r
+        JOIN crashcache.session s ON s.project_id = r.project_id
+                                 AND s.started > now() - make_interval(mins => coalesce((r.params->>'minutes')::int, 1440))
+        LEFT JOIN crashcache.dim_environment env ON env.id = s.environment_id
+        WHERE r.enabled AND r.trigger = 'crash_free_rate' AND (r.environments IS NULL OR env.name = ANY (r.environments))
+        GROUP BY r.id, s.release_id
+        UNION ALL
+        SELECT r, a.release_id, sum(a.exited + a.errored + a.abnormal + a.crashed), sum(a.crashed)
+        FROM crashcache.alert_rule r
+        JOIN crashcache.session_aggregate a ON a.project_id = r.project_id
+                                           AND a.started > now() - make_interval(mins => coalesce((r.params->>'minutes')::int, 1440))
+        LEFT JOIN crashcache.dim_environment env ON env.id = a.environment_id
+        WHERE r.enabled AND r.trigger = 'crash_free_rate' AND (r.environments IS NULL OR env.name = ANY (r.environments))
+        GROUP BY r.id, a.release_id
+    ), rates AS (
+        SELECT (s.r).id AS rule_id, s.release_id, sum(s.total) AS total, sum(s.crashed) AS crashed,
+               round(100 * (1 - sum(s.crashed)::numeric / sum(s.total)), 2) AS rate
+        FROM sessions s GROUP BY (s.r).id, s.release_id
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        r.id, 'release:' || x.release_id, NULL, NULL,
+        crashcache._alert_message(r, format('Crash-free sessions at %s%%: %s', x.rate, rel.name),
+            format('Release %s has %s%% crash-free sessions (%s of %s crashed), below %s%% (rule %s).',
+                   rel.name, x.rate, x.crashed, x.total, r.params->>'threshold', r.name),
+            'fatal', NULL,
+            jsonb_build_array(jsonb_build_array('Release', rel.name), jsonb_build_array('Sessions', x.total),
+                              jsonb_build_array('Crashed', x.crashed)))
+    )::crashcache._alert_candidate)), 0)
+    FROM rates x
+    JOIN crashcache.alert_rule r ON r.id = x.rule_id
+    JOIN crashcache.dim_release rel ON rel.id = x.release_id
+    WHERE x.total >= (r.params->>'min_sessions')::bigint AND x.rate < (r.params->>'threshold')::numeric
+$$;
+
 -- The periodic check (see the header).
 CREATE FUNCTION crashcache.alerts_check()
 RETURNS int LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog SET jit = off AS $$
@@ -479,7 +951,7 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('crashcache.alerts_check')) THEN
         RETURN 0;
     END IF;
-    RETURN 0;
+    RETURN crashcache._alerts_check_crons() + crashcache._alerts_check_volume() + crashcache._alerts_check_crash_free();
 END
 $$;
 
