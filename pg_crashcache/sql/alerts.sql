@@ -491,31 +491,6 @@ BEGIN
 END
 $$;
 
--- A test message to one channel, due now. Returns its outbox id.
-CREATE FUNCTION crashcache.ui_alert_send_test(channel_id int, actor text)
-RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
-DECLARE
-    c crashcache.alert_channel;
-    new_id bigint;
-BEGIN
-    SELECT * INTO c FROM crashcache.alert_channel a WHERE a.id = ui_alert_send_test.channel_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no alert channel %', channel_id USING ERRCODE = 'no_data_found';
-    END IF;
-    INSERT INTO crashcache.alert_outbox (channel_id, project_id, message)
-    VALUES (c.id, c.project_id, jsonb_build_object(
-        'title', 'Test message from pg_crashcache',
-        'reason', format('%s sent a test message to channel %s.', coalesce(nullif(actor, ''), 'Someone'), c.name),
-        'trigger', 'test', 'rule', NULL,
-        'project', (SELECT p.name FROM crashcache.project p WHERE p.id = c.project_id),
-        'level', NULL, 'url', crashcache._api_base_url(), 'issue', NULL,
-        'fields', jsonb_build_array(jsonb_build_array('Channel', c.name), jsonb_build_array('Kind', c.kind)),
-        'held_back', 0, 'test', true))
-    RETURNING id INTO new_id;
-    RETURN new_id;
-END
-$$;
-
 -- ===================================================================== cron schedules
 -- The values one field of a crontab allows, from lo to hi: '*', a number, a range 'a-b', each
 -- with an optional step '/n', and lists of those; month and weekday names (jan, mon) too.
@@ -733,6 +708,280 @@ BEGIN
         RETURN 0;
     END IF;
     RETURN crashcache._alerts_check_crons() + crashcache._alerts_check_volume() + crashcache._alerts_check_crash_free();
+END
+$$;
+
+-- ===================================================================== the web UI (crashcache_ui)
+-- Channels, rules and deliveries for the UI's alert settings. Each checks what it is given
+-- (the tables' triggers say what is wrong, as invalid_parameter_value) and answers
+-- no_data_found for an id that does not exist.
+
+-- A channel as the UI shows it, with its last delivery's result. An ntfy token is not shown.
+CREATE FUNCTION crashcache._alert_channel_json(c crashcache.alert_channel)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', c.id, 'project_id', c.project_id, 'name', c.name, 'kind', c.kind,
+        'config', CASE WHEN c.config ? 'token' THEN c.config || '{"token": "********"}' ELSE c.config END,
+        'created_at', crashcache._api_time(c.created_at),
+        'last_attempt_at', crashcache._api_time(c.last_attempt_at), 'last_status', c.last_status,
+        'last_http_status', c.last_http_status, 'last_error', c.last_error)
+$$;
+
+CREATE FUNCTION crashcache._alert_rule_json(r crashcache.alert_rule)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', r.id, 'project_id', r.project_id, 'name', r.name, 'trigger', r.trigger, 'params', r.params,
+        'environments', to_jsonb(r.environments), 'min_level', r.min_level, 'tags', r.tags,
+        'cooldown_minutes', r.cooldown_minutes, 'enabled', r.enabled,
+        'channel_ids', coalesce((SELECT jsonb_agg(rc.channel_id ORDER BY rc.channel_id)
+                                 FROM crashcache.alert_rule_channel rc WHERE rc.rule_id = r.id), '[]'),
+        'created_at', crashcache._api_time(r.created_at))
+$$;
+
+-- The channels (of one project and those of any project, or all): [channel, ...].
+CREATE FUNCTION crashcache.ui_alert_channels(project_id int DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+    SELECT coalesce(jsonb_agg(crashcache._alert_channel_json(c) ORDER BY c.name), '[]')
+    FROM crashcache.alert_channel c
+    WHERE ui_alert_channels.project_id IS NULL OR c.project_id IS NULL OR c.project_id = ui_alert_channels.project_id
+$$;
+
+-- A new channel (project_id NULL: for any project). A webhook without a secret gets one.
+CREATE FUNCTION crashcache.ui_alert_channel_create(project_id int, name text, kind text, config jsonb)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+DECLARE
+    c crashcache.alert_channel;
+BEGIN
+    IF kind IS NULL OR kind NOT IN ('webhook', 'slack', 'discord', 'mattermost', 'teams', 'ntfy', 'email') THEN
+        RAISE EXCEPTION 'unknown channel kind %', coalesce(quote_literal(kind), 'NULL') USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'webhook, slack, discord, mattermost, teams, ntfy or email';
+    END IF;
+    PERFORM crashcache._alert_check_project(project_id);
+    INSERT INTO crashcache.alert_channel (project_id, name, kind, config)
+    VALUES (project_id, crashcache._alert_name(name), kind, coalesce(config, '{}'))
+    RETURNING * INTO c;
+    RETURN crashcache._alert_channel_json(c);
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'a channel named % exists already', quote_literal(name) USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+-- Changes a channel's name or config (NULL keeps it). A config replaces the whole config; a
+-- webhook's secret is kept when the new config has none.
+CREATE FUNCTION crashcache.ui_alert_channel_update(channel_id int, name text DEFAULT NULL, config jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+DECLARE
+    c crashcache.alert_channel;
+BEGIN
+    UPDATE crashcache.alert_channel a
+    SET name = coalesce(crashcache._alert_name(ui_alert_channel_update.name), a.name),
+        config = CASE WHEN ui_alert_channel_update.config IS NULL THEN a.config
+                      WHEN a.kind = 'webhook' AND NOT ui_alert_channel_update.config ? 'secret'
+                           AND jsonb_typeof(ui_alert_channel_update.config) = 'object'
+                      THEN ui_alert_channel_update.config || jsonb_build_object('secret', a.config->'secret')
+                      ELSE ui_alert_channel_update.config END
+    WHERE a.id = channel_id
+    RETURNING * INTO c;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no alert channel %', channel_id USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN crashcache._alert_channel_json(c);
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'a channel named % exists already', quote_literal(name) USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+-- Deletes a channel, its links to rules and its deliveries. Returns whether it existed.
+CREATE FUNCTION crashcache.ui_alert_channel_delete(channel_id int)
+RETURNS boolean LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+    WITH deleted AS (DELETE FROM crashcache.alert_channel c WHERE c.id = channel_id RETURNING 1)
+    SELECT EXISTS (SELECT FROM deleted)
+$$;
+
+-- The rules (of one project, or all): [rule, ...], each with its channel ids.
+CREATE FUNCTION crashcache.ui_alert_rules(project_id int DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+    SELECT coalesce(jsonb_agg(crashcache._alert_rule_json(r) ORDER BY r.project_id, r.name), '[]')
+    FROM crashcache.alert_rule r
+    WHERE ui_alert_rules.project_id IS NULL OR r.project_id = ui_alert_rules.project_id
+$$;
+
+-- A name as given, refused when empty.
+CREATE FUNCTION crashcache._alert_name(name text)
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF name IS NOT NULL AND trim(name) = '' THEN
+        RAISE EXCEPTION 'a name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN trim(name);
+END
+$$;
+
+CREATE FUNCTION crashcache._alert_check_project(project_id int)
+RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF project_id IS NOT NULL AND NOT EXISTS (SELECT FROM crashcache.project p WHERE p.id = project_id) THEN
+        RAISE EXCEPTION 'no project %', project_id USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+-- Sets a rule's fields from a UI form's body: name, trigger, params, environments (a list or
+-- null), min_level (or null), tags, cooldown_minutes, enabled and channel_ids (a list); the
+-- fields it lacks keep their value. Returns the rule.
+CREATE FUNCTION crashcache._alert_rule_save(rule crashcache.alert_rule, body jsonb)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    unknown text;
+BEGIN
+    IF jsonb_typeof(body) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'the body must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT k INTO unknown FROM jsonb_object_keys(body) k
+    WHERE k NOT IN ('name', 'trigger', 'params', 'environments', 'min_level', 'tags', 'cooldown_minutes', 'enabled', 'channel_ids')
+    LIMIT 1;
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'a rule has no field %', quote_literal(unknown) USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'name, trigger, params, environments, min_level, tags, cooldown_minutes, enabled, channel_ids';
+    END IF;
+    BEGIN
+        rule.name := CASE WHEN body ? 'name' THEN crashcache._alert_name(body->>'name') ELSE rule.name END;
+        rule.trigger := CASE WHEN body ? 'trigger' THEN body->>'trigger' ELSE rule.trigger END;
+        rule.params := CASE WHEN body ? 'params' THEN body->'params' ELSE rule.params END;
+        rule.environments := CASE WHEN NOT body ? 'environments' THEN rule.environments
+                                  WHEN body->'environments' = 'null' THEN NULL
+                                  ELSE ARRAY(SELECT jsonb_array_elements_text(body->'environments')) END;
+        rule.min_level := CASE WHEN body ? 'min_level' THEN (body->>'min_level')::crashcache.level ELSE rule.min_level END;
+        rule.tags := CASE WHEN body ? 'tags' THEN body->'tags' ELSE rule.tags END;
+        rule.cooldown_minutes := CASE WHEN body ? 'cooldown_minutes' THEN (body->>'cooldown_minutes')::int ELSE rule.cooldown_minutes END;
+        rule.enabled := CASE WHEN body ? 'enabled' THEN (body->>'enabled')::boolean ELSE rule.enabled END;
+    EXCEPTION WHEN data_exception THEN
+        RAISE EXCEPTION 'a rule field has the wrong type: %', SQLERRM USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'environments a list of names, min_level one of debug, info, warning, error, fatal, cooldown_minutes a number, enabled true or false';
+    END;
+    IF rule.trigger IS NULL OR rule.trigger NOT IN ('new_issue', 'regression', 'unignored', 'issue_volume', 'project_volume',
+                                                    'cron_failed', 'cron_missed', 'crash_free_rate') THEN
+        RAISE EXCEPTION 'unknown trigger %', coalesce(quote_literal(rule.trigger), 'NULL') USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'new_issue, regression, unignored, issue_volume, project_volume, cron_failed, cron_missed or crash_free_rate';
+    END IF;
+    IF rule.name IS NULL OR rule.cooldown_minutes IS NULL OR rule.cooldown_minutes < 0 OR rule.enabled IS NULL OR rule.params IS NULL OR rule.tags IS NULL THEN
+        RAISE EXCEPTION 'a rule needs a name, and cooldown_minutes of at least 0' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF body ? 'channel_ids' AND (jsonb_typeof(body->'channel_ids') <> 'array'
+        OR EXISTS (SELECT FROM jsonb_array_elements(body->'channel_ids') c
+                   WHERE jsonb_typeof(c) <> 'number'
+                      OR NOT EXISTS (SELECT FROM crashcache.alert_channel a WHERE a.id::numeric = (c #>> '{}')::numeric))) THEN
+        RAISE EXCEPTION 'channel_ids must be a list of the ids of existing channels' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF rule.id IS NULL THEN
+        INSERT INTO crashcache.alert_rule (project_id, name, trigger, params, environments, min_level, tags, cooldown_minutes, enabled)
+        VALUES (rule.project_id, rule.name, rule.trigger, rule.params, rule.environments, rule.min_level, rule.tags,
+                rule.cooldown_minutes, rule.enabled)
+        RETURNING * INTO rule;
+    ELSE
+        UPDATE crashcache.alert_rule r
+        SET name = rule.name, trigger = rule.trigger, params = rule.params, environments = rule.environments,
+            min_level = rule.min_level, tags = rule.tags, cooldown_minutes = rule.cooldown_minutes, enabled = rule.enabled
+        WHERE r.id = rule.id;
+    END IF;
+    IF body ? 'channel_ids' THEN
+        DELETE FROM crashcache.alert_rule_channel rc
+        WHERE rc.rule_id = rule.id AND rc.channel_id NOT IN (SELECT (c #>> '{}')::int FROM jsonb_array_elements(body->'channel_ids') c);
+        INSERT INTO crashcache.alert_rule_channel (rule_id, channel_id)
+        SELECT DISTINCT rule.id, (c #>> '{}')::int FROM jsonb_array_elements(body->'channel_ids') c
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN crashcache._alert_rule_json(rule);
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'the project has a rule named % already', quote_literal(rule.name) USING ERRCODE = 'invalid_parameter_value';
+END
+$$;
+
+-- A new rule of a project, from a UI form's body (_alert_rule_save); trigger and name needed.
+CREATE FUNCTION crashcache.ui_alert_rule_create(project_id int, body jsonb)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+DECLARE
+    rule crashcache.alert_rule;
+BEGIN
+    IF project_id IS NULL THEN
+        RAISE EXCEPTION 'a rule belongs to a project: project_id is needed' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM crashcache._alert_check_project(project_id);
+    rule.project_id := project_id;
+    rule.params := '{}';
+    rule.tags := '{}';
+    rule.cooldown_minutes := 60;
+    rule.enabled := true;
+    RETURN crashcache._alert_rule_save(rule, body);
+END
+$$;
+
+-- Changes the fields of a rule its body names (_alert_rule_save).
+CREATE FUNCTION crashcache.ui_alert_rule_update(rule_id int, body jsonb)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+DECLARE
+    rule crashcache.alert_rule;
+BEGIN
+    SELECT * INTO rule FROM crashcache.alert_rule r WHERE r.id = rule_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no alert rule %', rule_id USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN crashcache._alert_rule_save(rule, body);
+END
+$$;
+
+-- Deletes a rule (its deliveries stay, with no rule). Returns whether it existed.
+CREATE FUNCTION crashcache.ui_alert_rule_delete(rule_id int)
+RETURNS boolean LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+    WITH deleted AS (DELETE FROM crashcache.alert_rule r WHERE r.id = rule_id RETURNING 1)
+    SELECT EXISTS (SELECT FROM deleted)
+$$;
+
+-- The latest deliveries (of one channel, or all), newest first: [{id, rule_id, rule,
+-- channel_id, channel, issue_id, fired_at, title, state, attempts, due_at, delivered_at,
+-- last_http_status, last_response}, ...].
+CREATE FUNCTION crashcache.ui_alert_deliveries(channel_id int DEFAULT NULL, max int DEFAULT 50)
+RETURNS jsonb LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+BEGIN
+    IF max IS NULL OR max NOT BETWEEN 1 AND 500 THEN
+        RAISE EXCEPTION 'max must be 1 to 500' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'id', o.id, 'rule_id', o.rule_id, 'rule', r.name, 'channel_id', o.channel_id, 'channel', c.name,
+                'issue_id', o.issue_id, 'fired_at', crashcache._api_time(o.fired_at), 'title', o.message->>'title',
+                'trigger', o.message->>'trigger', 'state', o.state, 'attempts', o.attempts,
+                'due_at', crashcache._api_time(o.due_at), 'delivered_at', crashcache._api_time(o.delivered_at),
+                'last_http_status', o.last_http_status, 'last_response', o.last_response) ORDER BY o.id DESC), '[]')
+            FROM (SELECT * FROM crashcache.alert_outbox d
+                  WHERE ui_alert_deliveries.channel_id IS NULL OR d.channel_id = ui_alert_deliveries.channel_id
+                  ORDER BY d.id DESC LIMIT max) o
+            JOIN crashcache.alert_channel c ON c.id = o.channel_id
+            LEFT JOIN crashcache.alert_rule r ON r.id = o.rule_id);
+END
+$$;
+
+-- A test message to one channel, due now. Returns its outbox id.
+CREATE FUNCTION crashcache.ui_alert_send_test(channel_id int, actor text)
+RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog AS $$
+DECLARE
+    c crashcache.alert_channel;
+    new_id bigint;
+BEGIN
+    SELECT * INTO c FROM crashcache.alert_channel a WHERE a.id = ui_alert_send_test.channel_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no alert channel %', channel_id USING ERRCODE = 'no_data_found';
+    END IF;
+    INSERT INTO crashcache.alert_outbox (channel_id, project_id, message)
+    VALUES (c.id, c.project_id, jsonb_build_object(
+        'title', 'Test message from pg_crashcache',
+        'reason', format('%s sent a test message to channel %s.', coalesce(nullif(actor, ''), 'Someone'), c.name),
+        'trigger', 'test', 'rule', NULL,
+        'project', (SELECT p.name FROM crashcache.project p WHERE p.id = c.project_id),
+        'level', NULL, 'url', crashcache._api_base_url(), 'issue', NULL,
+        'fields', jsonb_build_array(jsonb_build_array('Channel', c.name), jsonb_build_array('Kind', c.kind)),
+        'held_back', 0, 'test', true))
+    RETURNING id INTO new_id;
+    RETURN new_id;
 END
 $$;
 
