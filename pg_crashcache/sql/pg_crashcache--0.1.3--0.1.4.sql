@@ -501,14 +501,14 @@ CREATE FUNCTION crashcache._alert_message(r crashcache.alert_rule, title text, r
                                           level crashcache.level, issue_id bigint, fields jsonb)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'title', title, 'reason', reason, 'trigger', r.trigger, 'rule', r.name, 'project', p.name,
-        'level', level,
+        'title', _alert_message.title, 'reason', _alert_message.reason, 'trigger', r.trigger, 'rule', r.name,
+        'project', p.name, 'level', _alert_message.level,
         'url', crashcache._api_base_url() || CASE WHEN i.id IS NOT NULL THEN '/issues/' || i.id ELSE '/projects/' || p.slug END,
         'issue', CASE WHEN i.id IS NOT NULL THEN jsonb_build_object(
                      'id', i.id, 'short_id', upper(p.slug) || '-' || i.short_id, 'title', i.title,
                      'culprit', i.culprit, 'events', i.event_count, 'users', i.user_count,
                      'first_seen', crashcache._api_time(i.first_seen), 'last_seen', crashcache._api_time(i.last_seen)) END,
-        'fields', coalesce((SELECT jsonb_agg(f.pair ORDER BY f.n) FROM jsonb_array_elements(fields) WITH ORDINALITY AS f(pair, n)
+        'fields', coalesce((SELECT jsonb_agg(f.pair ORDER BY f.n) FROM jsonb_array_elements(_alert_message.fields) WITH ORDINALITY AS f(pair, n)
                             WHERE f.pair->1 IS NOT NULL AND f.pair->1 <> 'null'), '[]'),
         'test', false)
     FROM crashcache.project p
@@ -585,9 +585,7 @@ RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
                            ELSE 'Back from ignored: ' END || (f.i).title,
             CASE f.trigger
                 WHEN 'new_issue' THEN format('A new issue was seen in project %s.', p.name)
-                WHEN 'regression' THEN format('An issue resolved %s got a new event%s.',
-                                              crashcache._api_time((f.i).status_changed_at),
-                                              ' of release ' || f.release)
+                WHEN 'regression' THEN format('A resolved issue got a new event%s.', ' of release ' || f.release)
                 ELSE 'An ignored issue got an event after its ignore ran out.' END
             || format(' (rule %s)', (f.r).name),
             f.level, (f.i).id,
