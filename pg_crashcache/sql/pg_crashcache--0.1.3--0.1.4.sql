@@ -1202,6 +1202,20 @@ BEGIN
 END
 $$;
 
+-- Only their roles call the endpoints (sql/roles.sql grants alerts_* to crashcache_alerts, ui_*
+-- to crashcache_ui): they run with their owner's rights.
+DO $$
+DECLARE
+    endpoint regprocedure;
+BEGIN
+    FOR endpoint IN SELECT p.oid FROM pg_proc p
+                    WHERE p.pronamespace = 'crashcache'::regnamespace
+                      AND (p.proname LIKE 'alerts\_%' OR p.proname LIKE 'ui\_alert\_%') LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', endpoint);
+    END LOOP;
+END
+$$;
+
 -- ===================================================================== backups
 -- Rules and channels are settings nothing can rebuild: pg_dump keeps them (backup.sql says
 -- why this is needed). The outbox and the cooldowns are left out: a restore must not send
