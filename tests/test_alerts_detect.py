@@ -5,11 +5,13 @@ the delivery functions hand each row to one process and keep its retries and fai
 The outbox is what is asserted on: delivering it is the proxy's part (test_alerts_delivery.py).
 Where a test needs time to pass (a cron that stopped checking in, a cooldown that ended) it
 moves the stored times back, as if the minutes had gone by."""
+import datetime
 import json
 import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import psycopg
 import pytest
@@ -218,6 +220,33 @@ def test_a_burst_trips_the_volume_rule_once_per_cooldown(proxy, sql, wait_digest
     rows = outbox(sql, burst)
     assert len(rows) == 2 and rows[1]["message"]["held_back"] == 2, rows
     assert rows[1]["message"]["title"] == "12 events in 10 minutes: alerting storm"
+
+
+# --------------------------------------------------------------------------- release health
+def sessions(proxy, project, release, statuses):
+    http = new_session()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for status in statuses:
+        body = envelope({}, ({"type": "session"}, {
+            "sid": str(uuid.uuid4()), "did": str(uuid.uuid4()), "init": True, "status": status,
+            "errors": int(status == "crashed"), "started": now, "timestamp": now,
+            "attrs": {"release": release, "environment": "production"}}))
+        assert post(http, proxy, project, body).status_code == 200
+
+
+def test_a_release_below_its_crash_free_threshold_alerts(proxy, sql, wait_digested):
+    project = create_project(sql, "alerts-health")
+    health = rule(sql, project, "crash_free_rate", [channel(sql, f"hook-{project.id}")],
+                  params={"threshold": 90, "min_sessions": 8})
+    sessions(proxy, project, "app@2.0", ["exited"] * 6 + ["crashed"] * 2)  # 75 %, enough sessions
+    sessions(proxy, project, "app@1.9", ["exited"] * 2 + ["crashed"] * 3)  # 40 %, too few sessions
+    sessions(proxy, project, "app@1.8", ["exited"] * 19 + ["crashed"])  # 95 %
+    wait_digested(project.id)
+    sql.scalar("SELECT crashcache.alerts_check()")
+    sql.scalar("SELECT crashcache.alerts_check()")
+    rows = outbox(sql, health)
+    assert [r["message"]["title"] for r in rows] == ["Crash-free sessions at 75.00%: app@2.0"], rows
+    assert rows[0]["message"]["reason"].startswith("Release app@2.0 has 75.00% crash-free sessions (2 of 8 crashed)")
 
 
 # --------------------------------------------------------------------------- crons
