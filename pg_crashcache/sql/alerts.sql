@@ -112,6 +112,8 @@ CREATE TABLE crashcache.alert_state (
     last_key        text,
     PRIMARY KEY (rule_id, subject)
 );
+-- The periodic check forgets the cooldowns that ended long ago by it.
+CREATE INDEX alert_state_cooldown_idx ON crashcache.alert_state (cooldown_until);
 
 -- ===================================================================== the outbox
 CREATE TABLE crashcache.alert_outbox (
@@ -136,6 +138,8 @@ CREATE INDEX alert_outbox_due_idx ON crashcache.alert_outbox (due_at) WHERE stat
 CREATE INDEX alert_outbox_channel_idx ON crashcache.alert_outbox (channel_id, id DESC);
 CREATE INDEX alert_outbox_issue_idx ON crashcache.alert_outbox (issue_id) WHERE issue_id IS NOT NULL;
 CREATE INDEX alert_outbox_rule_idx ON crashcache.alert_outbox (rule_id) WHERE rule_id IS NOT NULL;
+-- The periodic check removes the outbox's old rows by it.
+CREATE INDEX alert_outbox_fired_idx ON crashcache.alert_outbox (fired_at);
 
 -- ===================================================================== checking what is stored
 -- Every write of a channel goes through here, from the UI or plain SQL: a config the delivering
@@ -698,6 +702,19 @@ RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
     WHERE x.total >= (r.params->>'min_sessions')::bigint AND x.rate < (r.params->>'threshold')::numeric
 $$;
 
+-- What no message needs any more: deliveries older than 30 days (the UI shows the recent ones),
+-- and cooldowns that ended a day ago with nothing held back and no slot to remember. A few
+-- thousand rows a call, so that one call never takes long.
+CREATE FUNCTION crashcache._alerts_forget()
+RETURNS void LANGUAGE sql VOLATILE SET jit = off AS $$
+    DELETE FROM crashcache.alert_outbox o
+    WHERE o.id IN (SELECT d.id FROM crashcache.alert_outbox d
+                   WHERE d.fired_at < now() - interval '30 days' AND d.state IN ('delivered', 'failed')
+                   ORDER BY d.fired_at LIMIT 5000);
+    DELETE FROM crashcache.alert_state s
+    WHERE s.cooldown_until < now() - interval '1 day' AND s.held_back = 0 AND s.last_key IS NULL;
+$$;
+
 -- The periodic check (see the header).
 CREATE FUNCTION crashcache.alerts_check()
 RETURNS int LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = crashcache, pg_catalog SET jit = off AS $$
@@ -705,6 +722,7 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('crashcache.alerts_check')) THEN
         RETURN 0;
     END IF;
+    PERFORM crashcache._alerts_forget();
     RETURN crashcache._alerts_check_crons() + crashcache._alerts_check_volume() + crashcache._alerts_check_crash_free();
 END
 $$;
