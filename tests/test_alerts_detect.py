@@ -434,6 +434,16 @@ def test_two_claims_never_take_the_same_row(delivery):
     assert errors == [] and sorted(got) == sorted(made)
 
 
+def test_a_written_alert_wakes_the_listeners(delivery):
+    c, su, _, _ = delivery
+    hook = channel(su, "awake")
+    with psycopg.connect(c.url(role="crashcache_alerts_proxy"), autocommit=True) as listener:
+        listener.execute("LISTEN crashcache_alerts")
+        su.scalar("SELECT crashcache.ui_alert_send_test(%s, 'pytest')", (hook,))
+        woken = next(listener.notifies(timeout=10), None)
+        assert woken is not None and woken.channel == "crashcache_alerts"
+
+
 def test_a_lapsed_lease_gives_the_row_back(delivery):
     _, su, alerts, _ = delivery
     hook = channel(su, "lapsed")

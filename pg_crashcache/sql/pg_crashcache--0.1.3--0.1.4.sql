@@ -255,6 +255,7 @@ $$;
 --     volume, crash-free rate. Idempotent, and safe from several processes: one runs at a
 --     time (an advisory transaction lock), the others return 0. Returns the outbox rows written.
 --   ui_alert_send_test(channel_id int, actor text) RETURNS bigint: a test message's outbox id.
+--   NOTIFY crashcache_alerts (no payload) when a transaction that wrote outbox rows commits.
 --
 --   message (channel-agnostic jsonb; the delivering process formats it for its channel):
 --     {"title": "New issue: ValueError: bad", "reason": "A new issue was seen in project web.",
@@ -359,6 +360,18 @@ CREATE INDEX alert_outbox_issue_idx ON crashcache.alert_outbox (issue_id) WHERE 
 CREATE INDEX alert_outbox_rule_idx ON crashcache.alert_outbox (rule_id) WHERE rule_id IS NOT NULL;
 -- The periodic check removes the outbox's old rows by it.
 CREATE INDEX alert_outbox_fired_idx ON crashcache.alert_outbox (fired_at);
+
+-- Wakes the delivering processes (LISTEN crashcache_alerts) when the transaction that wrote
+-- outbox rows commits: once per statement, and PostgreSQL sends one per transaction.
+CREATE FUNCTION crashcache._alert_outbox_notify()
+RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('crashcache_alerts', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER alert_outbox_notify AFTER INSERT ON crashcache.alert_outbox
+FOR EACH STATEMENT EXECUTE FUNCTION crashcache._alert_outbox_notify();
 
 -- ===================================================================== checking what is stored
 -- Every write of a channel goes through here, from the UI or plain SQL: a config the delivering
