@@ -309,6 +309,21 @@ def test_a_failed_check_in_alerts_cron_failed(proxy, sql, wait_digested):
     assert len(rows) == 1 and rows[0]["message"]["title"] == "Cron job failed: backup", rows
 
 
+def test_a_cron_that_never_finishes_times_out(proxy, sql, wait_digested):
+    project = create_project(sql, "alerts-cron-timeout")
+    failed = rule(sql, project, "cron_failed", [channel(sql, f"hook-{project.id}")], params={"monitor": "report"})
+    send(proxy, project, [{"checkin": "report", "status": "in_progress", "config": {**INTERVAL, "max_runtime": 10}}])
+    wait_digested(project.id)
+    sql.scalar("SELECT crashcache.alerts_check()")
+    assert outbox(sql, failed) == []
+    age_check_ins(sql, project, "11 minutes")
+    sql.scalar("SELECT crashcache.alerts_check()")
+    sql.scalar("SELECT crashcache.alerts_check()")
+    rows = outbox(sql, failed)
+    assert [r["message"]["title"] for r in rows] == ["Cron job timed out: report"], rows
+    assert "has not finished within 10 minutes" in rows[0]["message"]["reason"]
+
+
 CRON_CASES = [
     ("* * * * *", "UTC", "2026-03-07 10:17:30+00", "2026-03-07 10:18:00+00"),
     ("*/15 * * * *", "UTC", "2026-03-07 10:17:30+00", "2026-03-07 10:30:00+00"),

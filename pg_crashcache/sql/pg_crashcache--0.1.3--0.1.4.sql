@@ -251,8 +251,8 @@ $$;
 --     the outbound rules refuse). Updates the channel's last_* columns. A row no longer
 --     'sending' (its lease lapsed and another process took it) is left alone: returns its state.
 --   alerts_check() RETURNS int
---     The periodic check (every 30 s or so is right): cron monitors missed, issue and project
---     volume, crash-free rate. Idempotent, and safe from several processes: one runs at a
+--     The periodic check (every 30 s or so is right): cron monitors missed or timed out, issue
+--     and project volume, crash-free rate. Idempotent, and safe from several processes: one runs at a
 --     time (an advisory transaction lock), the others return 0. Returns the outbox rows written.
 --   ui_alert_send_test(channel_id int, actor text) RETURNS bigint: a test message's outbox id.
 --   NOTIFY crashcache_alerts (no payload) when a transaction that wrote outbox rows commits.
@@ -856,6 +856,35 @@ RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
     WHERE d.expected + make_interval(mins => coalesce(((d.m).config->>'checkin_margin')::int, 1)) < now()
 $$;
 
+-- Cron jobs that never finished: a monitor whose latest check-in is still in_progress after
+-- its max_runtime minutes (default 30, as Sentry's) fails, for the cron_failed rules. Once
+-- per check-in.
+CREATE FUNCTION crashcache._alerts_check_timeouts()
+RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
+    WITH late AS (
+        SELECT r, m, last.check_in_id, last.timestamp, env.name AS environment
+        FROM crashcache.alert_rule r
+        JOIN crashcache.monitor m ON m.project_id = r.project_id
+                                 AND (NOT r.params ? 'monitor' OR r.params->>'monitor' = m.slug)
+        CROSS JOIN LATERAL (SELECT c.check_in_id, c.status, c.timestamp, c.environment_id
+                            FROM crashcache.check_in c WHERE c.monitor_id = m.id
+                            ORDER BY c.timestamp DESC LIMIT 1) last
+        LEFT JOIN crashcache.dim_environment env ON env.id = last.environment_id
+        WHERE r.enabled AND r.trigger = 'cron_failed' AND last.status = 'in_progress'
+          AND (r.environments IS NULL OR env.name = ANY (r.environments))
+          AND last.timestamp + make_interval(mins => coalesce((m.config->>'max_runtime')::int, 30)) < now()
+    )
+    SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
+        (l.r).id, 'monitor:' || (l.m).id, l.check_in_id::text, NULL,
+        crashcache._alert_message(l.r, 'Cron job timed out: ' || (l.m).slug,
+            format('Monitor %s started at %s and has not finished within %s minutes (rule %s).', (l.m).slug,
+                   crashcache._api_time(l.timestamp), coalesce((l.m).config->>'max_runtime', '30'), (l.r).name),
+            'error', NULL,
+            jsonb_build_array(jsonb_build_array('Monitor', (l.m).slug), jsonb_build_array('Environment', l.environment)))
+    )::crashcache._alert_candidate)), 0)
+    FROM late l
+$$;
+
 -- Issue and project volume: at least N events (or users) in the last M minutes, of events
 -- that pass the rule's filters.
 CREATE FUNCTION crashcache._alerts_check_volume()
@@ -955,7 +984,8 @@ BEGIN
         RETURN 0;
     END IF;
     PERFORM crashcache._alerts_forget();
-    RETURN crashcache._alerts_check_crons() + crashcache._alerts_check_volume() + crashcache._alerts_check_crash_free();
+    RETURN crashcache._alerts_check_crons() + crashcache._alerts_check_timeouts() + crashcache._alerts_check_volume()
+         + crashcache._alerts_check_crash_free();
 END
 $$;
 
