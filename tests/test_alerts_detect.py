@@ -450,13 +450,15 @@ def test_two_claims_never_take_the_same_row(delivery):
 
 
 def test_a_written_alert_wakes_the_listeners(delivery):
-    c, su, _, _ = delivery
+    c, su, alerts, _ = delivery
     hook = channel(su, "awake")
     with psycopg.connect(c.url(role="crashcache_alerts_proxy"), autocommit=True) as listener:
         listener.execute("LISTEN crashcache_alerts")
-        su.scalar("SELECT crashcache.ui_alert_send_test(%s, 'pytest')", (hook,))
+        outbox_id = su.scalar("SELECT crashcache.ui_alert_send_test(%s, 'pytest')", (hook,))
         woken = next(listener.notifies(timeout=10), None)
         assert woken is not None and woken.channel == "crashcache_alerts"
+    assert [r["outbox_id"] for r in alerts.rows("SELECT * FROM crashcache.alerts_claim(100, 60)")] == [outbox_id]
+    assert alerts.scalar("SELECT crashcache.alerts_record(%s, true, 200, 'ok')", (outbox_id,)) == "delivered"
 
 
 def test_a_lapsed_lease_gives_the_row_back(delivery):
