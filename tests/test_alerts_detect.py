@@ -168,6 +168,24 @@ def test_an_ignored_issue_coming_back_alerts_unignored(proxy, sql, wait_digested
     assert len(outbox(sql, back)) == 1
 
 
+def test_an_issue_ignored_for_a_while_comes_back_with_its_next_event(proxy, sql, wait_digested):
+    project = create_project(sql, "alerts-snoozed")
+    back = rule(sql, project, "unignored", [channel(sql, f"hook-{project.id}")])
+    send(proxy, project, [message("slow-page")])
+    wait_digested(project.id)
+    issue = issue_of(sql, project, "alerting slow-page")
+    api_status(sql, issue["id"], {"status": "ignored", "statusDetails": {"ignoreDuration": 30}})
+    send(proxy, project, [message("slow-page")])
+    wait_digested(project.id)
+    assert outbox(sql, back) == []
+    # Half an hour later: the ignore ran out, and the next event brings the issue back.
+    sql.rows("UPDATE crashcache.issue SET status_details = status_details || jsonb_build_object('ignoreUntil',"
+             " crashcache._api_time(now() - interval '1 second')) WHERE id = %s", (issue["id"],))
+    send(proxy, project, [message("slow-page")])
+    wait_digested(project.id)
+    assert [r["message"]["trigger"] for r in outbox(sql, back)] == ["unignored"]
+
+
 def test_filters_on_environment_level_and_tags_apply_to_the_event_that_fired(proxy, sql, wait_digested):
     project = create_project(sql, "alerts-filters")
     picky = rule(sql, project, "new_issue", [channel(sql, f"hook-{project.id}")],

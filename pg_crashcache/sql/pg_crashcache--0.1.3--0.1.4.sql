@@ -225,7 +225,8 @@ $$;
 -- The contract with the delivering process (ingest-proxy, role crashcache_alerts):
 --
 --   alert_channel (id, project_id NULL: any project, name UNIQUE, kind, config, created_at,
---                  last_attempt_at, last_status, last_http_status, last_error)
+--                  last_attempt_at, last_status 'delivered' | 'retrying' | 'failed' | NULL,
+--                  last_http_status, last_error)
 --     kind    'webhook' | 'slack' | 'discord' | 'mattermost' | 'teams' | 'ntfy' | 'email'
 --     config  webhook: {"url", "secret"} (the secret is made here when not given: 64 hex)
 --             slack, discord, mattermost, teams: {"url"}
@@ -234,6 +235,10 @@ $$;
 --   alert_rule (id, project_id, name, trigger, params, environments text[] NULL: any,
 --               min_level NULL: any, tags jsonb {key: value} all must match, cooldown_minutes,
 --               enabled, created_at); alert_rule_channel (rule_id, channel_id) links them.
+--     trigger new_issue, regression, unignored (params {}); issue_volume, project_volume
+--             ({"events": N} or {"users": N}, "minutes": M); cron_failed, cron_missed
+--             ({"monitor": slug} or {} for all); crash_free_rate ({"threshold": percent,
+--             "min_sessions": N, "minutes": M, default 1440}).
 --   alert_outbox (id, rule_id NULL: a test, channel_id, project_id, issue_id, fired_at, message,
 --                 state 'pending' | 'sending' | 'delivered' | 'failed', attempts, due_at,
 --                 lease_until, delivered_at, last_http_status, last_response)
@@ -268,8 +273,19 @@ $$;
 --
 -- Detection of new issues, regressions and ignores that ran out is in the digest's
 -- transaction (_store_events calls _alerts_on_events); of failed check-ins too
--- (_store_check_ins calls _alerts_on_check_ins). Both cost one small index lookup per batch
--- when the batch's projects have no rule.
+-- (_store_check_ins calls _alerts_on_check_ins). A batch that creates, regresses or
+-- unignores nothing costs nothing more; one that does costs one lookup of the rules of its
+-- projects. Cooldowns (alert_state) are per rule and subject: an issue, a monitor, a release,
+-- or the project.
+--
+-- Set up from SQL (as crashcache_admin), for example a Slack message for each new issue of
+-- project 1 in production, at most one per issue an hour:
+--   INSERT INTO crashcache.alert_channel (name, kind, config)
+--   VALUES ('team slack', 'slack', '{"url": "https://hooks.slack.com/services/..."}');
+--   INSERT INTO crashcache.alert_rule (project_id, name, trigger, environments)
+--   VALUES (1, 'new in production', 'new_issue', '{production}');
+--   INSERT INTO crashcache.alert_rule_channel VALUES (currval('crashcache.alert_rule_id_seq'),
+--                                                   currval('crashcache.alert_channel_id_seq'));
 
 -- ===================================================================== channels and rules
 CREATE TABLE crashcache.alert_channel (
