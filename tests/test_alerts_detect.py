@@ -671,3 +671,56 @@ def test_digest_cost_with_and_without_rules(proxy, sql, wait_digested, capsys):
         for rules, runs in figures.items():
             print(f"\ndigest of 400 events in 40 issues, {rules} rules: "
                   + ", ".join(f"posted in {p:.2f} s, digested after {d:.2f} s" for p, d in runs))
+
+
+BATCH_TIMES = """
+CREATE FUNCTION pg_temp.rows(project int, n int, fresh boolean) RETURNS crashcache._event_row[] LANGUAGE sql AS $$
+    SELECT array_agg(ROW(project, 1, now(), gen_random_uuid(), now(), 'error', 'cost ' || g % 20, NULL, NULL,
+                         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'u' || g % 7,
+                         NULL, '{}', CASE WHEN fresh THEN gen_random_uuid()::text ELSE 'cost-' || g % 20 END,
+                         'test')::crashcache._event_row)
+    FROM generate_series(1, n) g
+$$;
+CREATE FUNCTION pg_temp.batch_ms(projects int[], fresh boolean, reps int) RETURNS float8[] LANGUAGE plpgsql AS $$
+DECLARE
+    total float8[] := array_fill(0::float8, ARRAY[cardinality(projects)]);
+    r crashcache._event_row[];
+    t0 timestamptz;
+BEGIN
+    FOR i IN 1 .. reps LOOP
+        FOR p IN 1 .. cardinality(projects) LOOP
+            r := pg_temp.rows(projects[p], 100, fresh);
+            t0 := clock_timestamp();
+            PERFORM crashcache._store_events(r);
+            total[p] := total[p] + extract(epoch FROM clock_timestamp() - t0) * 1000;
+        END LOOP;
+    END LOOP;
+    RETURN ARRAY(SELECT t / reps FROM unnest(total) t);
+END
+$$;
+"""
+
+
+def test_digest_sql_cost_with_and_without_rules(cluster, capsys):
+    """Not a timing assert: the time _store_events takes for batches of 100 events, in turns for
+    a project without rules and one with three, so that both see the same machine (run with -s
+    to read it); rolled back. Steady: the batch's 20 issues exist. Fresh: every event a new
+    issue, so the rules write 100 alerts a batch."""
+    with psycopg.connect(cluster.url()) as conn:
+        conn.execute(BATCH_TIMES)
+        bare, ruled = (create_project(Sql(cluster.url()), f"alerts-sqlcost{n}") for n in (0, 3))
+        hook = conn.execute("INSERT INTO crashcache.alert_channel (name, kind, config) VALUES (%s, 'webhook', %s)"
+                            " RETURNING id", (f"sqlcost-{ruled.id}", json.dumps({"url": "https://x.example/h"}))).fetchone()[0]
+        for trigger in ("new_issue", "regression", "unignored"):
+            conn.execute("WITH r AS (INSERT INTO crashcache.alert_rule (project_id, name, trigger) VALUES (%s, %s, %s)"
+                         " RETURNING id) INSERT INTO crashcache.alert_rule_channel SELECT r.id, %s FROM r",
+                         (ruled.id, trigger, trigger, hook))
+        conn.execute("SELECT pg_temp.batch_ms(%s, false, 3)", ([bare.id, ruled.id],))  # their issues exist now
+        steady = conn.execute("SELECT pg_temp.batch_ms(%s, false, 100)", ([bare.id, ruled.id],)).fetchone()[0]
+        fresh = conn.execute("SELECT pg_temp.batch_ms(%s, true, 30)", ([bare.id, ruled.id],)).fetchone()[0]
+        alerts = conn.execute("SELECT count(*) FROM crashcache.alert_outbox WHERE project_id = %s", (ruled.id,)).fetchone()[0]
+        conn.rollback()
+    assert alerts == 20 + 30 * 100
+    with capsys.disabled():
+        print(f"\n_store_events, ms a batch of 100 events: steady {steady[0]:.1f} without rules, {steady[1]:.1f} with 3;"
+              f" every event a new issue {fresh[0]:.1f} without rules, {fresh[1]:.1f} with 3 (100 alerts)")

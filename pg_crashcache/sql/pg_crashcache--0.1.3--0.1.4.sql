@@ -596,20 +596,27 @@ $$;
 CREATE FUNCTION crashcache._alerts_on_events(rows crashcache._event_row[], created bigint[], regressed bigint[],
                                              unignored bigint[])
 RETURNS int LANGUAGE sql VOLATILE SET jit = off AS $$
-    WITH changed AS (
-        SELECT u.id, 'new_issue' AS trigger FROM unnest(created) u(id)
-        UNION ALL SELECT u.id, 'regression' FROM unnest(regressed) u(id)
-        UNION ALL SELECT u.id, 'unignored' FROM unnest(unignored) u(id)
-    ), fired AS (
-        SELECT DISTINCT ON (r.id, i.id) r, i, ch.trigger, ev.level, env.name AS environment, rel.name AS release
+    -- Materialized, each from its small array: the issues by their ids, then the batch's events
+    -- of those issues. Left to itself, the planner (never-analyzed tables, arrays it guesses at
+    -- ten rows) looked the issues up by project once per event and rule.
+    WITH changed AS MATERIALIZED (
+        SELECT i, c.trigger
+        FROM (SELECT u.id, 'new_issue' AS trigger FROM unnest(created) u(id)
+              UNION ALL SELECT u.id, 'regression' FROM unnest(regressed) u(id)
+              UNION ALL SELECT u.id, 'unignored' FROM unnest(unignored) u(id)) c
+        JOIN crashcache.issue i ON i.id = c.id
+    ), events AS MATERIALIZED (
+        SELECT ch.i, ch.trigger, ev.level, ev.tags, ev.timestamp, env.name AS environment, rel.name AS release
         FROM changed ch
-        JOIN crashcache.issue i ON i.id = ch.id
-        JOIN crashcache.alert_rule r ON r.project_id = i.project_id AND r.trigger = ch.trigger AND r.enabled
-        JOIN unnest(rows) ev ON ev.project_id = i.project_id AND ev.fingerprint = i.fingerprint
+        JOIN unnest(rows) ev ON ev.project_id = (ch.i).project_id AND ev.fingerprint = (ch.i).fingerprint
         LEFT JOIN crashcache.dim_environment env ON env.id = ev.environment_id
         LEFT JOIN crashcache.dim_release rel ON rel.id = ev.release_id
-        WHERE crashcache._alert_matches(r, env.name, ev.level, ev.tags)
-        ORDER BY r.id, i.id, ev.timestamp DESC
+    ), fired AS (
+        SELECT DISTINCT ON (r.id, (e.i).id) r, e.i, e.trigger, e.level, e.environment, e.release
+        FROM events e
+        JOIN crashcache.alert_rule r ON r.project_id = (e.i).project_id AND r.trigger = e.trigger AND r.enabled
+        WHERE crashcache._alert_matches(r, e.environment, e.level, e.tags)
+        ORDER BY r.id, (e.i).id, e.timestamp DESC
     )
     SELECT coalesce(crashcache._alerts_fire(array_agg(ROW(
         (f.r).id, 'issue:' || (f.i).id, NULL, (f.i).id,
