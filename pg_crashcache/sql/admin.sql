@@ -156,16 +156,21 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION crashcache.stats() FROM PUBLIC;
 
+-- Whether an ignore (an issue's status_details) has run out: its time has come, or the issue
+-- has `events` events or `users` users since it was ignored, as many as it was ignored for.
+CREATE FUNCTION crashcache._ignore_ran_out(details jsonb, events bigint, users bigint)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce((details->>'ignoreUntil')::timestamptz <= now()
+                 OR events >= (details->>'_eventsAtIgnore')::bigint + (details->>'ignoreCount')::bigint
+                 OR users >= (details->>'_usersAtIgnore')::bigint + (details->>'ignoreUserCount')::bigint, false)
+$$;
+
 -- The status an issue has now: an issue ignored until a time, a number of events or of users
--- is unresolved again once it is reached. Used by the issues view and the Web API.
+-- is unresolved again once it is reached. Used by the issues view and the Web API. (The
+-- digest also stores the change when an event comes after it.)
 CREATE FUNCTION crashcache._current_status(i crashcache.issue)
 RETURNS crashcache.issue_status LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN i.status = 'ignored' AND (
-                    (i.status_details->>'ignoreUntil')::timestamptz <= now()
-                 OR i.event_count >= (i.status_details->>'_eventsAtIgnore')::bigint
-                                     + (i.status_details->>'ignoreCount')::bigint
-                 OR i.user_count >= (i.status_details->>'_usersAtIgnore')::bigint
-                                    + (i.status_details->>'ignoreUserCount')::bigint)
+    SELECT CASE WHEN i.status = 'ignored' AND crashcache._ignore_ran_out(i.status_details, i.event_count, i.user_count)
                 THEN 'unresolved'::crashcache.issue_status
                 ELSE i.status END
 $$;

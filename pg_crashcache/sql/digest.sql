@@ -106,25 +106,55 @@ CREATE TYPE crashcache._issue_count AS (
     last_received timestamptz, latest_level crashcache.level, users bigint
 );
 
--- Stored last of a batch: it locks the issues it counts into until the batch commits.
+-- Whether events of the batch (`rows`) regress resolved issue `i`, received after it was
+-- resolved. Resolved in a release (inRelease, or inNextRelease: after the release of its
+-- latest event then), only an event of a newer release does: release ids count up in the
+-- order releases are first seen. Otherwise any does.
+CREATE FUNCTION crashcache._regressed_by(i crashcache.issue, rows crashcache._event_row[])
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    WITH bound AS (
+        SELECT CASE WHEN i.status_details ? 'inRelease' THEN
+                        (SELECT d.id - 1 FROM crashcache.dim_release d
+                         WHERE d.name = i.status_details->>'inRelease' AND d.version = '')
+                    ELSE (SELECT e.release_id FROM crashcache.event e
+                          WHERE e.issue_id = i.id AND e.received_at <= i.status_changed_at
+                          ORDER BY e.timestamp DESC LIMIT 1) END AS release_id
+    )
+    SELECT EXISTS (
+        SELECT FROM unnest(rows) r, bound b
+        WHERE r.project_id = i.project_id AND r.fingerprint = i.fingerprint
+          AND r.received_at > i.status_changed_at
+          AND (NOT (i.status_details ? 'inRelease' OR i.status_details ? 'inNextRelease')
+               OR (b.release_id IS NULL AND NOT i.status_details ? 'inRelease')
+               OR r.release_id > b.release_id))
+$$;
+
+-- Stored last of a batch: it locks the issues it counts into until the batch commits. The
+-- issues it creates, regresses and brings back from an ignore go to alert detection in the
+-- same transaction, when a rule of the batch's projects may want them (alerts.sql).
 CREATE FUNCTION crashcache._store_events(rows crashcache._event_row[])
 RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 DECLARE
     counts crashcache._issue_count[];
+    created bigint[];
+    regressed bigint[];
+    unignored bigint[];
 BEGIN
     -- New issues take the title and culprit of their earliest event in the batch.
-    INSERT INTO crashcache.issue (project_id, fingerprint, grouping_method, title, culprit, level)
-    SELECT DISTINCT ON (r.project_id, r.fingerprint)
-           r.project_id, r.fingerprint, r.grouping_method, r.title, r.culprit, r.level
-    FROM unnest(rows) r
-    WHERE NOT EXISTS (SELECT FROM crashcache.issue i
-                      WHERE i.project_id = r.project_id AND i.fingerprint = r.fingerprint)
-    ORDER BY r.project_id, r.fingerprint, r.timestamp
-    ON CONFLICT (project_id, fingerprint) DO NOTHING;
+    WITH inserted AS (
+        INSERT INTO crashcache.issue (project_id, fingerprint, grouping_method, title, culprit, level)
+        SELECT DISTINCT ON (r.project_id, r.fingerprint)
+               r.project_id, r.fingerprint, r.grouping_method, r.title, r.culprit, r.level
+        FROM unnest(rows) r
+        WHERE NOT EXISTS (SELECT FROM crashcache.issue i
+                          WHERE i.project_id = r.project_id AND i.fingerprint = r.fingerprint)
+        ORDER BY r.project_id, r.fingerprint, r.timestamp
+        ON CONFLICT (project_id, fingerprint) DO NOTHING
+        RETURNING id)
+    SELECT array_agg(n.id) INTO created FROM inserted n;
 
     -- Insert the events (an event id seen before is skipped), then count only those inserted
-    -- into their issues. A resolved issue that receives a new event is unresolved again; events
-    -- received before it was resolved (ruminate digests them again) leave it resolved.
+    -- into their issues.
     WITH inserted AS (
         INSERT INTO crashcache.event (
             project_id, event_id, issue_id, archive_id, timestamp, received_at, level, title,
@@ -163,18 +193,42 @@ BEGIN
     WHERE i.id IN (SELECT c.issue_id FROM unnest(counts) c)
     ORDER BY i.id FOR NO KEY UPDATE;
 
-    UPDATE crashcache.issue i
-    SET event_count = i.event_count + c.events,
-        user_count = i.user_count + c.users,
-        first_seen = least(i.first_seen, c.first_seen),
-        last_seen = greatest(i.last_seen, c.last_seen),
-        level = CASE WHEN i.last_seen IS NULL OR c.last_seen >= i.last_seen THEN c.latest_level ELSE i.level END,
-        status = CASE WHEN i.status = 'resolved' AND c.last_received > i.status_changed_at
-                      THEN 'unresolved' ELSE i.status END,
-        status_changed_at = CASE WHEN i.status = 'resolved' AND c.last_received > i.status_changed_at
-                                 THEN now() ELSE i.status_changed_at END
-    FROM unnest(counts) c
-    WHERE i.id = c.issue_id;
+    -- An issue is unresolved again when a resolved one is regressed by the batch's events, or
+    -- when the events reach the end of an ignore (a time, or a number of events or users).
+    -- Events received before the status changed (ruminate digests them again) leave it.
+    WITH decided AS (
+        SELECT c.*, i.status AS old_status,
+               CASE WHEN i.status = 'resolved' AND c.last_received > i.status_changed_at
+                         AND crashcache._regressed_by(i, rows) THEN 'unresolved'
+                    WHEN i.status = 'ignored' AND c.last_received > i.status_changed_at
+                         AND crashcache._ignore_ran_out(i.status_details, i.event_count + c.events, i.user_count + c.users)
+                         THEN 'unresolved'
+                    ELSE i.status END::crashcache.issue_status AS new_status
+        FROM unnest(counts) c JOIN crashcache.issue i ON i.id = c.issue_id
+    ), updated AS (
+        UPDATE crashcache.issue i
+        SET event_count = i.event_count + d.events,
+            user_count = i.user_count + d.users,
+            first_seen = least(i.first_seen, d.first_seen),
+            last_seen = greatest(i.last_seen, d.last_seen),
+            level = CASE WHEN i.last_seen IS NULL OR d.last_seen >= i.last_seen THEN d.latest_level ELSE i.level END,
+            status = d.new_status,
+            status_changed_at = CASE WHEN d.new_status <> d.old_status THEN now() ELSE i.status_changed_at END
+        FROM decided d
+        WHERE i.id = d.issue_id
+        RETURNING i.id, d.old_status, d.new_status
+    )
+    SELECT array_agg(u.id) FILTER (WHERE u.old_status = 'resolved' AND u.new_status = 'unresolved'),
+           array_agg(u.id) FILTER (WHERE u.old_status = 'ignored' AND u.new_status = 'unresolved')
+    INTO regressed, unignored
+    FROM updated u;
+
+    -- Without a rule in the batch's projects, this is the whole cost of alerting.
+    IF (created IS NOT NULL OR regressed IS NOT NULL OR unignored IS NOT NULL)
+       AND EXISTS (SELECT FROM crashcache.alert_rule a
+                   WHERE a.enabled AND a.project_id IN (SELECT r.project_id FROM unnest(rows) r)) THEN
+        PERFORM crashcache._alerts_on_events(rows, created, regressed, unignored);
+    END IF;
 END
 $$;
 
@@ -280,8 +334,16 @@ CREATE TYPE crashcache._check_in_row AS (
     timestamp timestamptz
 );
 
+-- A check-in the batch wrote with status error.
+CREATE TYPE crashcache._failed_check_in AS (
+    project_id int, check_in_id uuid, monitor_id bigint, status text, environment_id int,
+    timestamp timestamptz
+);
+
 CREATE FUNCTION crashcache._store_check_ins(rows crashcache._check_in_row[])
 RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
+DECLARE
+    failed crashcache._failed_check_in[];
 BEGIN
     -- A check-in that carries monitor_config (upsert) updates the monitor's schedule.
     INSERT INTO crashcache.monitor AS m (project_id, slug, config)
@@ -291,6 +353,7 @@ BEGIN
     ON CONFLICT (project_id, slug) DO UPDATE SET config = EXCLUDED.config
     WHERE EXCLUDED.config IS NOT NULL AND EXCLUDED.config IS DISTINCT FROM m.config;
 
+    WITH written AS (
     INSERT INTO crashcache.check_in AS cur (
         project_id, check_in_id, monitor_id, archive_id, status, duration, release_id,
         environment_id, timestamp)
@@ -303,7 +366,18 @@ BEGIN
     ON CONFLICT (project_id, check_in_id) DO UPDATE
     SET archive_id = EXCLUDED.archive_id, status = EXCLUDED.status,
         duration = coalesce(EXCLUDED.duration, cur.duration), timestamp = EXCLUDED.timestamp
-    WHERE EXCLUDED.archive_id > cur.archive_id;
+    WHERE EXCLUDED.archive_id > cur.archive_id
+    RETURNING cur.project_id, cur.check_in_id, cur.monitor_id, cur.status, cur.environment_id, cur.timestamp)
+    SELECT array_agg(ROW(w.project_id, w.check_in_id, w.monitor_id, w.status, w.environment_id, w.timestamp)::crashcache._failed_check_in)
+    INTO failed
+    FROM written w WHERE w.status = 'error';
+
+    -- Failed check-ins go to alert detection in the same transaction, when a rule may want them.
+    IF failed IS NOT NULL
+       AND EXISTS (SELECT FROM crashcache.alert_rule a
+                   WHERE a.enabled AND a.project_id IN (SELECT f.project_id FROM unnest(failed) f)) THEN
+        PERFORM crashcache._alerts_on_check_ins(failed);
+    END IF;
 END
 $$;
 
