@@ -525,17 +525,6 @@ RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
     SELECT crashcache._parse_stats_period(coalesce(nullif(period, ''), fallback))
 $$;
 
--- How many of the times given fall in each of `buckets` equal parts of the period ending
--- now, oldest first: a sparkline.
-CREATE FUNCTION crashcache._ui_pages_buckets(times timestamptz[], period_seconds bigint, buckets int DEFAULT 24)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT jsonb_agg(coalesce(c.n, 0) ORDER BY b.bucket)
-    FROM generate_series(1, buckets) b(bucket)
-    LEFT JOIN (SELECT width_bucket(extract(epoch FROM t), extract(epoch FROM now()) - period_seconds,
-                                   extract(epoch FROM now()) + 1e-6, buckets) AS bucket, count(*) AS n
-               FROM unnest(times) t GROUP BY 1) c ON c.bucket = b.bucket
-$$;
-
 -- A trace id in the forms SDKs send (32 hex digits), NULL when it is not one.
 CREATE FUNCTION crashcache._ui_pages_trace_id(trace text)
 RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
