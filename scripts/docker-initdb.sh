@@ -1,7 +1,7 @@
 #!/bin/sh
 # The setup of scripts/run for containers: the extension, pg_cron and its maintenance jobs, a
 # first project and the roles (sql/setup.sql), then the passwords of the proxy's roles
-# (ingest, the Web API and the web UI) and Metabase's. Safe to run again. Two callers
+# (ingest, the Web API, the web UI and alert delivery) and Metabase's. Safe to run again. Two callers
 # (Dockerfile.postgres): the postgres image's entrypoint on an empty data directory, over
 # its socket, and docker-compose.yml's `setup`
 # service on every start, over TCP (PGHOST, PGPASSWORD), so that a new image's extension update
@@ -13,6 +13,7 @@ set -eu
 : "${CRASHCACHE_METABASE_PASSWORD:?set CRASHCACHE_METABASE_PASSWORD (see .env.example)}"
 : "${CRASHCACHE_API_PASSWORD:?set CRASHCACHE_API_PASSWORD (see .env.example)}"
 : "${CRASHCACHE_UI_PASSWORD:?set CRASHCACHE_UI_PASSWORD (see .env.example)}"
+: "${CRASHCACHE_ALERTS_PASSWORD:?set CRASHCACHE_ALERTS_PASSWORD (see .env.example)}"
 crashcache_psql() {
     psql -X -q -v ON_ERROR_STOP=1 -U "${POSTGRES_USER:-postgres}" -d "${POSTGRES_DB:-crashcache}" "$@"
 }
@@ -22,8 +23,10 @@ crashcache_psql <<'SQL'
 \getenv metabase_password CRASHCACHE_METABASE_PASSWORD
 \getenv api_password CRASHCACHE_API_PASSWORD
 \getenv ui_password CRASHCACHE_UI_PASSWORD
+\getenv alerts_password CRASHCACHE_ALERTS_PASSWORD
 ALTER ROLE crashcache_proxy PASSWORD :'proxy_password';
 ALTER ROLE crashcache_metabase PASSWORD :'metabase_password';
 ALTER ROLE crashcache_api_proxy PASSWORD :'api_password';
 ALTER ROLE crashcache_ui_proxy PASSWORD :'ui_password';
+ALTER ROLE crashcache_alerts_proxy PASSWORD :'alerts_password';
 SQL
