@@ -8,6 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::alerts::smtp::SmtpSettings;
+use crate::alerts::target::AllowedTargets;
 use crate::client_ip::TrustedProxies;
 use crate::connections::ConnectionLimits;
 use crate::db::batch::BatchSettings;
@@ -76,6 +78,22 @@ pub struct Settings {
         global = true
     )]
     pub alerts_database_url: Option<String>,
+    /// Comma-separated networks (CIDR), addresses or host:port endpoints that alert webhooks
+    /// may reach although they are not public (loopback, private, link-local, ...).
+    #[arg(
+        long,
+        env = "ALERTS_ALLOWED_TARGETS",
+        default_value = "",
+        global = true
+    )]
+    pub alerts_allowed_targets: String,
+    /// SMTP server for alert email, e.g. smtp://user:pass@host:587?tls=required or
+    /// smtps://user:pass@host:465; unset: no email.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of alert email, e.g. "Crashcache <alerts@example.com>".
+    #[arg(long, env = "SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
     /// How long a request waits for a free connection before answering 503.
     #[arg(
         long,
@@ -220,6 +238,10 @@ pub struct Config {
     pub ui_pool_size: usize,
     /// How alert delivery reaches the database, if this process delivers.
     pub alerts_database: Option<tokio_postgres::Config>,
+    /// Non-public webhook targets that are allowed nonetheless.
+    pub alerts_allowed_targets: AllowedTargets,
+    /// Where alert email goes out, if anywhere.
+    pub smtp: Option<SmtpSettings>,
     /// Wait for a pooled connection.
     pub acquire_timeout: Duration,
     /// Time to open a connection.
@@ -405,6 +427,9 @@ impl Config {
             &s.alerts_database_url,
             "ingest-proxy alerts",
         )?;
+        let alerts_allowed_targets = AllowedTargets::parse(&s.alerts_allowed_targets)
+            .map_err(|message| invalid("ALERTS_ALLOWED_TARGETS", message))?;
+        let smtp = smtp_settings(&s.smtp_url, &s.smtp_from)?;
         let log_format = match s.log_format.trim().to_ascii_lowercase().as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -427,6 +452,8 @@ impl Config {
             ui_database,
             ui_pool_size,
             alerts_database,
+            alerts_allowed_targets,
+            smtp,
             acquire_timeout: millis(
                 "DATABASE_ACQUIRE_TIMEOUT_MS",
                 &s.database_acquire_timeout_ms,
@@ -517,6 +544,25 @@ fn optional_database(
     }
     database.options(format!("-c crashcache.public_url={public_url}"));
     Ok(Some(database))
+}
+
+/// `SMTP_URL` and `SMTP_FROM`: both or neither (blank is unset).
+fn smtp_settings(
+    url: &Option<String>,
+    from: &Option<String>,
+) -> Result<Option<SmtpSettings>, ConfigError> {
+    let set = |text: &Option<String>| text.clone().filter(|text| !text.trim().is_empty());
+    match (set(url), set(from)) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(invalid(
+            "SMTP_FROM",
+            "is needed with SMTP_URL: the sender of alert email",
+        )),
+        (None, Some(_)) => Err(invalid("SMTP_URL", "is needed with SMTP_FROM")),
+        (Some(url), Some(from)) => SmtpSettings::parse(&url, &from)
+            .map(Some)
+            .map_err(|(variable, message)| invalid(variable, message)),
+    }
 }
 
 fn parse_host(text: &str) -> Result<IpAddr, ConfigError> {
@@ -714,6 +760,12 @@ pub(crate) mod tests {
             ("--health-refresh-ms=1", "HEALTH_REFRESH_MS"),
             ("--log-format=xml", "LOG_FORMAT"),
             ("--log-filter=[[[", "RUST_LOG"),
+            (
+                "--alerts-allowed-targets=10.0.0.0/8,x",
+                "ALERTS_ALLOWED_TARGETS",
+            ),
+            ("--smtp-url=smtp://127.0.0.1:2525", "SMTP_FROM"),
+            ("--smtp-from=a@example.com", "SMTP_URL"),
         ];
         for (arg, variable) in cases {
             let err = config(&[arg]).unwrap_err();

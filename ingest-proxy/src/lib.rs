@@ -8,10 +8,11 @@
 //! database's verdict becomes Sentry's answer (`error` for refusals). Nothing is stored here.
 //!
 //! The same server answers Sentry's Web API (`/api/0/`, `web_api`) from SQL functions, on a
-//! pool of its own.
+//! pool of its own, and delivers the alerts the database writes to its outbox (`alerts`).
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod body;

@@ -1,4 +1,5 @@
-//! `serve`: listens, keeps the health figures fresh, and stops cleanly on SIGTERM or SIGINT.
+//! `serve`: listens, keeps the health figures fresh, delivers alerts when set to, and stops
+//! cleanly on SIGTERM or SIGINT.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
+use crate::alerts;
 use crate::app::{app, busy};
 use crate::body::Receiving;
 use crate::config::Config;
@@ -39,6 +41,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         rate_limits = ?config.limits,
         "ingest-proxy listening"
     );
+    let alerts = alerts::start(&config, stop.clone())?;
     let limits = config.connection_limits;
     let web_api = WebApi {
         pool: config.api_pool_settings().map(db::pool).transpose()?,
@@ -70,6 +73,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
         SHUTDOWN_GRACE,
     )
     .await;
+    if let Some(alerts) = alerts {
+        // Its deliveries in flight are bounded in time (`alerts::deliver`).
+        if let Err(err) = alerts.await {
+            tracing::error!(error = %err, "alert delivery did not stop cleanly");
+        }
+    }
     refresher.abort();
     pool.close();
     tracing::info!("ingest-proxy stopped");
