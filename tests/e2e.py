@@ -381,15 +381,23 @@ def proxy_env(cluster: Cluster, port: int | None = None, **overrides) -> dict:
         PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
     # The Web API's role, when the cluster's extension has the API (0.1.2 on).
-    # The Web API's, the web UI's and alert delivery's roles, when the cluster has them.
+    # The Web API's and the web UI's roles, when the cluster has them. Alert delivery is off
+    # unless a test turns it on (`alerts_env`): a delivering proxy shared by the suite would
+    # claim the outbox rows that the detection tests assert on.
     passwords = getattr(cluster, "passwords", {})
     for login, setting in (("crashcache_api_proxy", "API_DATABASE_URL"),
-                           ("crashcache_ui_proxy", "UI_DATABASE_URL"),
-                           ("crashcache_alerts_proxy", "ALERTS_DATABASE_URL")):
+                           ("crashcache_ui_proxy", "UI_DATABASE_URL")):
         if login in passwords:
             env[setting] = cluster.url(role=login)
     env.update({k: str(v) for k, v in overrides.items()})
     return env
+
+
+def alerts_env(cluster: Cluster, allowed_targets: str = "127.0.0.1/32") -> dict:
+    """The settings that make a proxy deliver alerts, reaching loopback receivers only (the
+    other private addresses stay refused)."""
+    return {"ALERTS_DATABASE_URL": cluster.url(role="crashcache_alerts_proxy"),
+            "ALERTS_ALLOWED_TARGETS": allowed_targets}
 
 
 def start_proxy(cluster: Cluster, workdir: Path, **overrides) -> Proxy:

@@ -114,7 +114,7 @@ async fn deliver_and_record(pool: &Pool, senders: &Senders, row: Claimed) {
     let started = Instant::now();
     let outcome = match tokio::time::timeout(DELIVERY_TIMEOUT, deliver(senders, &row)).await {
         Ok(outcome) => outcome,
-        Err(_) => Outcome::refused(format!(
+        Err(_) => Outcome::failed(format!(
             "the delivery took more than {} s",
             DELIVERY_TIMEOUT.as_secs()
         )),

@@ -90,6 +90,8 @@ fn webhook(url: &str, secret: Option<&str>, message: &Message, delivery: Deliver
         "level": message.level,
         "url": message.url,
         "trigger": message.trigger,
+        "rule": message.rule,
+        "test": message.test,
         "issue": message.issue.as_ref().map(|issue| json!({
             "id": issue.id, "short_id": issue.short_id, "title": issue.title,
             "culprit": issue.culprit, "events": issue.events, "users": issue.users,

@@ -8,7 +8,7 @@ use reqwest::redirect::Policy;
 use reqwest::Client;
 
 use crate::alerts::format::HttpPost;
-use crate::alerts::target::{check_url, AllowedTargets, GuardedResolver};
+use crate::alerts::target::{check_url, AllowedTargets, GuardedResolver, TargetError};
 use crate::alerts::Outcome;
 
 /// Time to open the connection (TLS included).
@@ -63,7 +63,9 @@ impl HttpSender {
         }
         let mut response = match request.send().await {
             Ok(response) => response,
-            Err(err) => return Outcome::refused(describe(err)),
+            // The resolver refused every address: as final as a refused URL.
+            Err(err) if refused_target(&err) => return Outcome::refused(describe(err)),
+            Err(err) => return Outcome::failed(describe(err)),
         };
         let status = response.status();
         let mut kept = Vec::new();
@@ -80,12 +82,20 @@ impl HttpSender {
                 }
             }
         }
-        Outcome {
-            delivered: status.is_success(),
-            status: Some(i32::from(status.as_u16())),
-            response: kept_text(&kept),
-        }
+        Outcome::answered(status.as_u16(), kept_text(&kept))
     }
+}
+
+/// Whether the error comes from the target guard.
+fn refused_target(err: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<TargetError>().is_some() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The error and its causes, without the URL (its path is often the webhook's secret).

@@ -1,9 +1,10 @@
 //! The alert message as the database writes it into the outbox: channel-agnostic, read tolerantly.
 //!
-//! Shape (`alert_outbox.message`): `{"title", "reason", "project", "level", "url", "trigger",
-//! "issue": {id, short_id, title, culprit, events, users, first_seen, last_seen}, "fields":
-//! [[name, value], ...], "held_back": n}`. Every key is optional here, so a message the database
-//! shapes a little differently still gets delivered rather than stuck.
+//! Shape (`alert_outbox.message`, described in alerts.sql's header): `{"title", "reason",
+//! "project", "level", "url", "trigger", "rule", "test", "issue": {id, short_id, title, culprit,
+//! events, users, first_seen, last_seen}, "fields": [[name, value], ...], "held_back": n}`.
+//! Every key is optional here, so a message the database shapes a little differently still gets
+//! delivered rather than stuck.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,8 +23,12 @@ pub struct Message {
     pub level: Option<String>,
     /// The issue page (or the page the alert is about).
     pub url: Option<String>,
-    /// The rule's trigger: new_issue, regression, volume, cron_missed, test, ...
+    /// The rule's trigger: new_issue, regression, issue_volume, cron_missed, test, ...
     pub trigger: String,
+    /// The rule's name (none for a test).
+    pub rule: Option<String>,
+    /// A test message ("Send a test").
+    pub test: bool,
     /// The issue, when the alert is about one.
     pub issue: Option<Issue>,
     /// Extra facts to show, in order.
@@ -87,6 +92,9 @@ impl Message {
         let mut facts = Vec::new();
         if !self.project.is_empty() {
             facts.push(("Project".to_owned(), self.project.clone()));
+        }
+        if let Some(rule) = self.rule.as_ref().filter(|rule| !rule.is_empty()) {
+            facts.push(("Rule".to_owned(), rule.clone()));
         }
         if let Some(level) = &self.level {
             facts.push(("Level".to_owned(), level.clone()));

@@ -26,15 +26,38 @@ pub struct Outcome {
     pub status: Option<i32>,
     /// The start of the answer, or why nothing was sent.
     pub response: String,
+    /// Whether trying again may help (a timeout, a 5xx); false for what only a change of the
+    /// channel mends (a refused target, a bad address, a 404).
+    pub retry: bool,
 }
 
 impl Outcome {
-    /// Not delivered, with no answer: `why` says what happened.
-    pub fn refused(why: String) -> Self {
+    /// Not delivered, with no answer, and worth another try later.
+    pub fn failed(why: String) -> Self {
         Outcome {
             delivered: false,
             status: None,
             response: why,
+            retry: true,
+        }
+    }
+
+    /// Not delivered, and pointless to try again as the channel stands.
+    pub fn refused(why: String) -> Self {
+        Outcome {
+            retry: false,
+            ..Outcome::failed(why)
+        }
+    }
+
+    /// The outcome of an HTTP answer: a 2xx is delivered; a 4xx other than "too many" or
+    /// "timeout" will not change by itself.
+    pub fn answered(status: u16, response: String) -> Self {
+        Outcome {
+            delivered: (200..300).contains(&status),
+            status: Some(i32::from(status)),
+            response,
+            retry: !(400..500).contains(&status) || matches!(status, 408 | 425 | 429),
         }
     }
 }
@@ -75,4 +98,28 @@ pub fn start(
         listener.abort();
         pool.close();
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn only_answers_that_may_change_are_retried() {
+        assert!(Outcome::answered(204, String::new()).delivered);
+        for (status, retry) in [
+            (500, true),
+            (503, true),
+            (429, true),
+            (408, true),
+            (404, false),
+            (400, false),
+            (302, true),
+        ] {
+            let outcome = Outcome::answered(status, String::new());
+            assert!(!outcome.delivered);
+            assert_eq!(outcome.retry, retry, "{status}");
+        }
+        assert!(!Outcome::refused("no".into()).retry && Outcome::failed("later".into()).retry);
+    }
 }

@@ -20,20 +20,20 @@ pub struct Claimed {
     /// The outbox row.
     pub outbox_id: i64,
     /// The channel it goes to.
-    pub channel_id: i64,
+    pub channel_id: i32,
     /// The channel's kind.
     pub kind: String,
     /// The channel's config (URL, secret, recipients; never logged).
     pub config: Value,
     /// The message.
     pub message: Value,
-    /// Deliveries tried before this one.
+    /// Deliveries tried, this one included.
     pub attempts: i32,
 }
 
-const CLAIM: &str = "SELECT outbox_id::int8, channel_id::int8, kind::text, config::text, \
+const CLAIM: &str = "SELECT outbox_id, channel_id, kind, config::text, \
      message::text, attempts::int4 FROM crashcache.alerts_claim($1, $2)";
-const RECORD: &str = "SELECT crashcache.alerts_record($1, $2, $3, $4)";
+const RECORD: &str = "SELECT crashcache.alerts_record($1, $2, $3, $4, $5)";
 const CHECK: &str = "SELECT crashcache.alerts_check()";
 
 /// Claims up to `max` due rows, leased for `LEASE`.
@@ -68,6 +68,7 @@ pub async fn record(pool: &Pool, outbox_id: i64, outcome: &Outcome) -> Result<()
                 &outcome.delivered,
                 &outcome.status,
                 &outcome.response,
+                &outcome.retry,
             ],
         )
         .await?;

@@ -100,8 +100,11 @@ impl Mailer {
                     response.code(),
                     response.message().collect::<Vec<_>>().join(" ")
                 ),
+                retry: false,
             },
-            Err(err) => Outcome::refused(format!("SMTP: {err}")),
+            // A 5xx (no such mailbox, relaying denied) stays so; the rest may pass later.
+            Err(err) if err.is_permanent() => Outcome::refused(format!("SMTP: {err}")),
+            Err(err) => Outcome::failed(format!("SMTP: {err}")),
         }
     }
 }
