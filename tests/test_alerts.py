@@ -211,7 +211,6 @@ def test_a_webhook_to_a_private_address_is_refused_with_the_reason(env):
         # The allowed receiver's address on another port.
         f"http://127.0.0.1:{receiver.port % 65535 + 1}/hook":
             f"refused: 127.0.0.1 is allowed on port {receiver.port} only",
-        "file:///etc/passwd": "the webhook URL's scheme is file, not http or https",
     }
     channels = {url: add_channel(su, project, "webhook", {"url": url}) for url in refused}
     for url, channel_id in channels.items():

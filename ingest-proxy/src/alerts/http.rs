@@ -63,9 +63,13 @@ impl HttpSender {
         }
         let mut response = match request.send().await {
             Ok(response) => response,
-            // The resolver refused every address: as final as a refused URL.
-            Err(err) if refused_target(&err) => return Outcome::refused(describe(err)),
-            Err(err) => return Outcome::failed(describe(err)),
+            Err(err) => {
+                return match refused_target(&err) {
+                    // The resolver refused every address: as final as a refused URL.
+                    Some(refusal) => Outcome::refused(refusal.to_string()),
+                    None => Outcome::failed(describe(err)),
+                };
+            }
         };
         let status = response.status();
         let mut kept = Vec::new();
@@ -86,16 +90,16 @@ impl HttpSender {
     }
 }
 
-/// Whether the error comes from the target guard.
-fn refused_target(err: &reqwest::Error) -> bool {
+/// The target guard's refusal, when that is what failed the request.
+fn refused_target(err: &reqwest::Error) -> Option<&TargetError> {
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        if cause.downcast_ref::<TargetError>().is_some() {
-            return true;
+        if let Some(refusal) = cause.downcast_ref::<TargetError>() {
+            return Some(refusal);
         }
         source = cause.source();
     }
-    false
+    None
 }
 
 /// The error and its causes, without the URL (its path is often the webhook's secret).
