@@ -60,8 +60,8 @@ impl WebUi {
 /// The UI's routes. Merged into the proxy's route table (`app`) when the UI is on.
 pub fn router(ui: WebUi) -> Router {
     use pages::{
-        attachments, crons, issue, issues, logs, performance, projects, releases, signin, status,
-        users,
+        alerts, attachments, crons, issue, issues, logs, performance, projects, releases, signin,
+        status, users,
     };
     Router::new()
         .route("/", get(|| async { Redirect::to("/issues") }))
@@ -110,6 +110,16 @@ pub fn router(ui: WebUi) -> Router {
         .route("/logs", get(logs::search))
         .route("/status", get(status::show))
         .route("/status/retry", post(status::retry))
+        // Alert settings.
+        .route("/alerts", get(alerts::show))
+        .route("/alerts/channels", post(alerts::create_channel))
+        .route("/alerts/channels/{id}/test", post(alerts::send_test))
+        .route("/alerts/channels/{id}/delete", post(alerts::delete_channel))
+        .route("/alerts/rules", post(alerts::create_rule))
+        .route("/alerts/rules/{id}/enabled", post(alerts::set_enabled))
+        .route("/alerts/rules/{id}/delete", post(alerts::delete_rule))
+        // The detail pages (pages/issue.rs, releases.rs, performance.rs, crons.rs, logs.rs,
+        // status.rs) go here.
         .route("/static/{file}", get(assets::serve))
         .layer(middleware::from_fn(security_headers))
         .with_state(ui)

@@ -1,5 +1,6 @@
 //! The pages, one module each; `web_ui::router` routes to their handlers.
 
+pub mod alerts;
 pub mod issues;
 pub mod projects;
 pub mod signin;
