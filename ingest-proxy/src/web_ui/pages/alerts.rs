@@ -162,7 +162,7 @@ fn target(channel: &Value) -> String {
         };
     }
     match reqwest::Url::parse(text(config, "url")) {
-        Ok(url) => format!("{}://{}/…", url.scheme(), url.host_str().unwrap_or("")),
+        Ok(url) => format!("{}/…", url.origin().ascii_serialization()),
         Err(_) => "(no valid URL)".to_string(),
     }
 }
