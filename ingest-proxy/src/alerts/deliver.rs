@@ -69,11 +69,19 @@ async fn deliver_until_stopped(
                         wait = Duration::ZERO;
                     }
                     for row in rows {
-                        let permit = permits.clone().acquire_owned().await;
+                        // No more rows were claimed than permits are free, and the semaphore
+                        // is never closed: this never waits, and never fails.
+                        let Ok(permit) = permits.clone().try_acquire_owned() else {
+                            tracing::error!(
+                                outbox_id = row.outbox_id,
+                                "no delivery slot for a claimed alert; its lease will run out"
+                            );
+                            continue;
+                        };
                         let (pool, senders) = (pool.clone(), senders.clone());
                         in_flight.spawn(async move {
-                            let _permit = permit;
                             deliver_and_record(&pool, &senders, row).await;
+                            drop(permit);
                         });
                     }
                 }
