@@ -84,6 +84,8 @@ STATE = {
               " FROM crashcache.issue WHERE project_id = %s ORDER BY id",
     "events": "SELECT event_id, issue_id, timestamp FROM crashcache.event WHERE project_id = %s ORDER BY event_id",
     "archives": "SELECT id FROM crashcache.archive WHERE project_id = %s ORDER BY id",
+    "hours": "SELECT issue_id, hour, events, expired_events FROM crashcache.issue_hour WHERE project_id = %s"
+             " ORDER BY issue_id, hour",
 }
 
 
@@ -133,6 +135,11 @@ def test_payloads_past_their_age_go_with_everything_digested_from_them(cluster, 
     both = issues["then and now"]
     assert (both["event_count"], both["user_count"], both["expired_events"]) == (2, 2, 1), both
     assert both["first_seen"].timestamp() == pytest.approx(then, abs=1)
+    # The old events' hours are gone with them; the new hour counts its event.
+    hours = sql.rows(STATE["hours"], (kept_30.id,))
+    assert all(h["hour"].timestamp() > time.time() - 31 * DAY for h in hours), hours
+    assert sum(h["events"] for h in hours) == sql.scalar(
+        "SELECT count(*) FROM crashcache.event WHERE project_id = %s", (kept_30.id,))
     # A monitor is configuration: it stays, with its new check-in.
     assert sql.scalar("SELECT count(*) FROM crashcache.monitors WHERE project_id = %s", (kept_30.id,)) == 1
     # A project without retention keeps everything.
@@ -176,6 +183,12 @@ def test_an_issue_keeps_its_first_and_latest_events(cluster, sql, proxy, http):
     assert sql.scalar("SELECT count(*) FROM crashcache.archive WHERE project_id = %s", (project.id,)) == 5
     assert sql.scalar("SELECT count(*) FROM crashcache.session WHERE project_id = %s", (project.id,)) == 1
     assert run_retention(cluster)["deleted"] == 0  # nothing left to do
+    # The sparkline shows the events received, as event_count counts them: the hours count the
+    # trimmed events as expired and keep showing them.
+    hours = sql.rows(STATE["hours"], (project.id,))
+    assert (sum(h["events"] for h in hours), sum(h["expired_events"] for h in hours)) == (10, 5), hours
+    listed = sql.scalar("SELECT crashcache.ui_issue_list(%s, '', 'all', 'date', '', '24h', 25)", (str(project.id),))
+    assert sum(listed["items"][0]["spark"]) == 10
 
     expired = state(sql, project.id)
     ruminate(sql, project.id)

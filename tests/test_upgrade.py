@@ -76,6 +76,13 @@ SELECT (SELECT count(*) FROM crashcache.project) AS projects,
         FROM crashcache.issue) AS issues
 """
 
+# The hours the sparklines read, and what they must be: the stored events of each issue and hour.
+HOURS = "SELECT issue_id, hour, events FROM crashcache.issue_hour ORDER BY 1, 2"
+HOURS_OF_EVENTS = """
+SELECT issue_id, date_trunc('hour', timestamp, 'UTC') AS hour, count(*)::int AS events FROM crashcache.event
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
 
 def extension_dir() -> Path:
     sharedir = subprocess.run(["/usr/lib/postgresql/15/bin/pg_config", "--sharedir"], capture_output=True,
@@ -147,6 +154,8 @@ def test_update_from_the_first_release(workdir, first_release_installed):
         stored = {r["event_id"] for r in sql.rows("SELECT event_id FROM crashcache.event WHERE project_id = %s",
                                                   (project.id,))}
         assert {as_uuid(e) for e in before_ids} <= stored
+        # The update counted the events already stored into their hours.
+        assert sql.rows(HOURS) == sql.rows(HOURS_OF_EVENTS) != []
 
         # The upgraded schema is a fresh install's.
         cluster.psql("postgres", "CREATE DATABASE fresh")
@@ -178,6 +187,7 @@ def test_update_from_the_first_release(workdir, first_release_installed):
                                   (project.id,))
         assert issue_events == sql.scalar("SELECT count(*) FROM crashcache.event WHERE project_id = %s",
                                           (project.id,))
+        assert sql.rows(HOURS) == sql.rows(HOURS_OF_EVENTS)
         sql.close()
     finally:
         if proxy:

@@ -25,6 +25,11 @@ BEGIN
         first_seen = CASE WHEN i.expired_events = 0 THEN NULL ELSE i.first_seen END,
         last_seen = NULL
     WHERE only_project IS NULL OR i.project_id = only_project;
+    -- Hours count from their expired events as issues do, after the issues' locks.
+    DELETE FROM crashcache.issue_hour h
+    WHERE h.expired_events = 0 AND (only_project IS NULL OR h.project_id = only_project);
+    UPDATE crashcache.issue_hour h SET events = h.expired_events
+    WHERE only_project IS NULL OR h.project_id = only_project;
     DELETE FROM crashcache.queue_error e WHERE only_project IS NULL OR e.project_id = only_project;
 
     INSERT INTO crashcache.queue (archive_id)

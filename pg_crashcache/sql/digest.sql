@@ -136,6 +136,7 @@ CREATE FUNCTION crashcache._store_events(rows crashcache._event_row[])
 RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 DECLARE
     counts crashcache._issue_count[];
+    hours crashcache.issue_hour[];
     created bigint[];
     regressed bigint[];
     unignored bigint[];
@@ -171,7 +172,7 @@ BEGIN
         -- In key order, as every insert that may wait for another worker's rows.
         ORDER BY r.project_id, r.event_id
         ON CONFLICT (project_id, event_id) DO NOTHING
-        RETURNING issue_id, timestamp, received_at, level, user_key
+        RETURNING issue_id, project_id, timestamp, received_at, level, user_key
     ), new_users AS (
         INSERT INTO crashcache.issue_user (issue_id, user_key)
         SELECT DISTINCT n.issue_id, n.user_key FROM inserted n WHERE n.user_key IS NOT NULL
@@ -179,19 +180,30 @@ BEGIN
         ON CONFLICT DO NOTHING
         RETURNING issue_id
     )
-    SELECT array_agg(ROW(c.issue_id, c.events, c.first_seen, c.last_seen, c.last_received,
-                         c.latest_level, c.users)::crashcache._issue_count) INTO counts
-    FROM (SELECT n.issue_id, count(*) AS events, min(n.timestamp) AS first_seen,
-                 max(n.timestamp) AS last_seen, max(n.received_at) AS last_received,
-                 (array_agg(n.level ORDER BY n.timestamp DESC))[1] AS latest_level,
-                 (SELECT count(*) FROM new_users u WHERE u.issue_id = n.issue_id) AS users
-          FROM inserted n GROUP BY n.issue_id) c;
+    SELECT (SELECT array_agg(ROW(c.issue_id, c.events, c.first_seen, c.last_seen, c.last_received,
+                                 c.latest_level, c.users)::crashcache._issue_count)
+            FROM (SELECT n.issue_id, count(*) AS events, min(n.timestamp) AS first_seen,
+                         max(n.timestamp) AS last_seen, max(n.received_at) AS last_received,
+                         (array_agg(n.level ORDER BY n.timestamp DESC))[1] AS latest_level,
+                         (SELECT count(*) FROM new_users u WHERE u.issue_id = n.issue_id) AS users
+                  FROM inserted n GROUP BY n.issue_id) c),
+           (SELECT array_agg(ROW(h.issue_id, h.hour, h.project_id, h.events, 0)::crashcache.issue_hour)
+            FROM (SELECT n.issue_id, date_trunc('hour', n.timestamp, 'UTC') AS hour, n.project_id,
+                         count(*) AS events
+                  FROM inserted n GROUP BY 1, 2, 3) h)
+    INTO counts, hours;
 
     -- Two workers counting into the same issues take their locks in the same order, so that
     -- one waits for the other instead of deadlocking.
     PERFORM FROM crashcache.issue i
     WHERE i.id IN (SELECT c.issue_id FROM unnest(counts) c)
     ORDER BY i.id FOR NO KEY UPDATE;
+
+    -- Under the issues' locks, so that the hours' rows are taken in their issues' order too.
+    INSERT INTO crashcache.issue_hour AS h (issue_id, hour, project_id, events)
+    SELECT c.issue_id, c.hour, c.project_id, c.events FROM unnest(hours) c
+    ORDER BY c.issue_id, c.hour
+    ON CONFLICT (issue_id, hour) DO UPDATE SET events = h.events + EXCLUDED.events;
 
     -- An issue is unresolved again when a resolved one is regressed by the batch's events, or
     -- when the events reach the end of an ignore (a time, or a number of events or users).

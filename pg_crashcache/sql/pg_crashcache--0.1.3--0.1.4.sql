@@ -236,6 +236,198 @@ BEGIN
 END
 $$;
 
+-- ===================================================================== hourly counts
+-- New in 0.1.4 (schema.sql): what sparklines and trends read.
+-- Events of an issue per hour of event time (UTC hours), counted by the digest as it stores
+-- them, so that sparklines and trends read a few rows instead of counting events. Like an
+-- issue's event_count, events counts what was received: retention trimming an issue adds to
+-- expired_events instead, and ruminate counts from there. Hours that ended before a project's
+-- maximum age go (retention.sql). Derived: pg_dump leaves it out, ruminate rebuilds it.
+CREATE TABLE crashcache.issue_hour (
+    issue_id        bigint NOT NULL REFERENCES crashcache.issue ON DELETE CASCADE,
+    hour            timestamptz NOT NULL,
+    project_id      int NOT NULL,
+    events          int NOT NULL,
+    expired_events  int NOT NULL DEFAULT 0,
+    PRIMARY KEY (issue_id, hour)
+);
+-- A project's trend, read from the index alone.
+CREATE INDEX issue_hour_project_idx ON crashcache.issue_hour (project_id, hour) INCLUDE (events);
+
+-- Filled from the events already stored, so that sparklines are right from the update on.
+-- (Events retention trimmed before are not counted: their hours hold what is stored.)
+INSERT INTO crashcache.issue_hour (issue_id, hour, project_id, events)
+SELECT e.issue_id, date_trunc('hour', e.timestamp, 'UTC'), e.project_id, count(*)
+FROM crashcache.event e
+GROUP BY 1, 2, 3;
+
+-- Changed in 0.1.4 (retention.sql): hours counted as expired, and deleted past their age.
+-- Deletes archives with everything digested from them, and counts their events as expired
+-- in their issues and their issues' hours (which keep counting them). A worker digesting
+-- one of them is waited for (its queue row is locked), so that no row it writes outlives its
+-- archive.
+CREATE OR REPLACE FUNCTION crashcache._delete_archives(archives bigint[])
+RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    expired_issues bigint[];
+    expired_hours timestamptz[];
+    digested regclass;
+BEGIN
+    PERFORM FROM crashcache.queue q WHERE q.archive_id = ANY(archives) ORDER BY q.archive_id FOR UPDATE;
+    WITH gone AS (DELETE FROM crashcache.event e WHERE e.archive_id = ANY(archives)
+                  RETURNING e.issue_id, date_trunc('hour', e.timestamp, 'UTC') AS hour)
+    SELECT array_agg(g.issue_id), array_agg(g.hour) INTO expired_issues, expired_hours FROM gone g;
+    -- The archives go before the issues are locked: the digest waits for an issue's lock, so
+    -- it is held for as little of the batch as can be. Their queue and queue_error rows go
+    -- with them (ON DELETE CASCADE).
+    DELETE FROM crashcache.archive a WHERE a.id = ANY(archives);
+    -- In id order, as the digest takes them, so that neither deadlocks the other; before the
+    -- rows the digest writes after its issues (sessions, check-ins), for the same reason.
+    PERFORM FROM crashcache.issue i WHERE i.id = ANY(expired_issues) ORDER BY i.id FOR NO KEY UPDATE;
+    UPDATE crashcache.issue i SET expired_events = i.expired_events + c.events
+    FROM (SELECT u.issue_id, count(*) AS events FROM unnest(expired_issues) u(issue_id) GROUP BY u.issue_id) c
+    WHERE i.id = c.issue_id;
+    UPDATE crashcache.issue_hour h SET expired_events = h.expired_events + c.events
+    FROM (SELECT u.issue_id, u.hour, count(*) AS events FROM unnest(expired_issues, expired_hours) u(issue_id, hour)
+          GROUP BY u.issue_id, u.hour) c
+    WHERE h.issue_id = c.issue_id AND h.hour = c.hour;
+    FOR digested IN SELECT t FROM crashcache._digested_tables() t WHERE t <> 'crashcache.event'::regclass LOOP
+        EXECUTE format('DELETE FROM %s WHERE archive_id = ANY($1)', digested) USING archives;
+    END LOOP;
+END
+$$;
+
+
+-- One batch of retention, at most batch_size archives or issues, in this order: payloads
+-- past their age; then events past their issue's maximum, oldest first after the first half,
+-- each with its payload; then issues' hours that ended before their project's age; then
+-- issues past their age with no event left. Returns how many archives, hours or issues it
+-- deleted: 0 when nothing is left to do.
+CREATE OR REPLACE FUNCTION crashcache._expire_batch(batch_size int)
+RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    archives bigint[];
+    issues bigint[];
+    deleted_hours bigint;
+BEGIN
+    archives := ARRAY(
+        SELECT a.id FROM crashcache.retention_policies r
+        CROSS JOIN LATERAL (
+            SELECT a.id FROM crashcache.archive a
+            WHERE a.project_id = r.project_id
+              AND a.received_at < now() - make_interval(days => r.max_age_days)
+            ORDER BY a.received_at LIMIT batch_size) a
+        WHERE r.max_age_days IS NOT NULL
+        LIMIT batch_size);
+
+    IF cardinality(archives) = 0 THEN
+        -- An event is trimmed with its payload, so that ruminate does not bring it back; an
+        -- event whose payload carries what else must stay (a session update, a transaction)
+        -- is kept, and its issue keeps one more event than its maximum.
+        archives := ARRAY(
+            SELECT e.archive_id
+            -- Only the projects with a maximum, and only their issues over it, are counted.
+            FROM (SELECT p.project_id, p.max_events_per_issue FROM crashcache.retention_policies p
+                  WHERE p.max_events_per_issue IS NOT NULL OFFSET 0) r
+            JOIN crashcache.issue i ON i.project_id = r.project_id
+                                   AND i.event_count - i.expired_events > r.max_events_per_issue
+            CROSS JOIN LATERAL (SELECT count(*) AS kept FROM crashcache.event e WHERE e.issue_id = i.id) n
+            CROSS JOIN LATERAL (
+                SELECT e.archive_id FROM crashcache.event e WHERE e.issue_id = i.id
+                ORDER BY e.timestamp DESC, e.id DESC
+                OFFSET r.max_events_per_issue - r.max_events_per_issue / 2
+                LIMIT greatest(n.kept - r.max_events_per_issue, 0)) e
+            WHERE NOT EXISTS (SELECT FROM crashcache.transaction t WHERE t.archive_id = e.archive_id)
+              AND NOT EXISTS (SELECT FROM crashcache.span s WHERE s.archive_id = e.archive_id)
+              AND NOT EXISTS (SELECT FROM crashcache.session s WHERE s.archive_id = e.archive_id)
+              AND NOT EXISTS (SELECT FROM crashcache.session_aggregate s WHERE s.archive_id = e.archive_id)
+              AND NOT EXISTS (SELECT FROM crashcache.check_in c WHERE c.archive_id = e.archive_id)
+              AND NOT EXISTS (SELECT FROM crashcache.log l WHERE l.archive_id = e.archive_id)
+            LIMIT batch_size);
+    END IF;
+
+    IF cardinality(archives) > 0 THEN
+        PERFORM crashcache._delete_archives(archives);
+        RETURN cardinality(archives);
+    END IF;
+
+    -- Hours go by event time, not by arrival: an event an SDK sent long after it happened
+    -- may outlive its hour (ruminate counts it again). Hours the digest is counting into are
+    -- skipped, so that neither waits for the other; the next run takes them.
+    DELETE FROM crashcache.issue_hour h
+    WHERE (h.issue_id, h.hour) IN (
+        SELECT o.issue_id, o.hour FROM crashcache.retention_policies r
+        CROSS JOIN LATERAL (
+            SELECT h.issue_id, h.hour FROM crashcache.issue_hour h
+            WHERE h.project_id = r.project_id
+              AND h.hour < now() - make_interval(days => r.max_age_days) - interval '1 hour'
+            LIMIT batch_size FOR UPDATE SKIP LOCKED) o
+        WHERE r.max_age_days IS NOT NULL
+        LIMIT batch_size);
+    GET DIAGNOSTICS deleted_hours = ROW_COUNT;
+    IF deleted_hours > 0 THEN
+        RETURN deleted_hours;
+    END IF;
+
+    -- last_seen is NULL while ruminate rebuilds an issue, so a rebuild loses none.
+    issues := ARRAY(
+        SELECT i.id FROM crashcache.issue i
+        JOIN crashcache.retention_policies r ON r.project_id = i.project_id
+        WHERE i.last_seen < now() - make_interval(days => r.max_age_days)
+          AND NOT EXISTS (SELECT FROM crashcache.event e WHERE e.issue_id = i.id)
+        ORDER BY i.id LIMIT batch_size
+        FOR UPDATE OF i SKIP LOCKED);
+    DELETE FROM crashcache.issue i WHERE i.id = ANY(issues);
+    RETURN cardinality(issues);
+END
+$$;
+
+
+-- Changed in 0.1.4 (admin.sql): ruminate rebuilds the hours.
+-- Rebuilds everything derived from the archive of one project (or all): deletes the derived
+-- rows, re-enqueues every archived payload (also those that failed before) and lets the
+-- workers digest them again. Issues keep their id and status, so triage survives; their
+-- counts restart from the events retention removed (and first_seen and users are kept for
+-- those) and fill up again as the workers go. Returns the payloads enqueued.
+CREATE OR REPLACE FUNCTION crashcache.ruminate(project_id int DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    only_project int := ruminate.project_id;
+    digested regclass;
+    enqueued bigint;
+BEGIN
+    FOR digested IN SELECT t FROM crashcache._digested_tables() t LOOP
+        EXECUTE format('DELETE FROM %s WHERE $1 IS NULL OR project_id = $1', digested) USING only_project;
+    END LOOP;
+    DELETE FROM crashcache.issue_user u USING crashcache.issue i
+    WHERE u.issue_id = i.id AND i.expired_events = 0
+      AND (only_project IS NULL OR i.project_id = only_project);
+    UPDATE crashcache.issue i
+    SET event_count = i.expired_events,
+        user_count = CASE WHEN i.expired_events = 0 THEN 0
+                          ELSE (SELECT count(*) FROM crashcache.issue_user u WHERE u.issue_id = i.id) END,
+        first_seen = CASE WHEN i.expired_events = 0 THEN NULL ELSE i.first_seen END,
+        last_seen = NULL
+    WHERE only_project IS NULL OR i.project_id = only_project;
+    -- Hours count from their expired events as issues do, after the issues' locks.
+    DELETE FROM crashcache.issue_hour h
+    WHERE h.expired_events = 0 AND (only_project IS NULL OR h.project_id = only_project);
+    UPDATE crashcache.issue_hour h SET events = h.expired_events
+    WHERE only_project IS NULL OR h.project_id = only_project;
+    DELETE FROM crashcache.queue_error e WHERE only_project IS NULL OR e.project_id = only_project;
+
+    INSERT INTO crashcache.queue (archive_id)
+    SELECT a.id FROM crashcache.archive a
+    WHERE only_project IS NULL OR a.project_id = only_project
+    ORDER BY a.id
+    ON CONFLICT (archive_id) DO NOTHING;
+    GET DIAGNOSTICS enqueued = ROW_COUNT;
+    PERFORM crashcache._wake_workers();
+    RETURN enqueued;
+END
+$$;
+
+
 -- ===================================================================== projects
 -- A project's active keys with their DSNs, oldest first.
 CREATE FUNCTION crashcache._ui_project_keys(project_id int)
@@ -247,17 +439,21 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
     FROM crashcache.project_key k WHERE k.project_id = _ui_project_keys.project_id AND k.active
 $$;
 
--- Events per bucket of `bucket` length, the last `buckets` of them up to now, oldest first:
--- of one issue (sparklines) or of one project (trends). Events stamped in the future by a
--- skewed clock are left out.
+-- Events per bucket of `bucket` length (whole hours), the last `buckets` of them, oldest
+-- first: of one issue (sparklines) or of one project (trends). Read from the hourly counts
+-- (issue_hour), so buckets are made of whole UTC hours: the last one ends with the current
+-- hour. Events stamped in the future by a skewed clock are left out.
 CREATE FUNCTION crashcache._ui_issue_spark(issue_id bigint, bucket interval, buckets int)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_agg(coalesce(c.n, 0) ORDER BY b.i)
     FROM generate_series(0, buckets - 1) b(i)
-    LEFT JOIN (SELECT floor(extract(epoch FROM now() - e.timestamp) / extract(epoch FROM bucket))::int AS ago,
-                      count(*) AS n
-               FROM crashcache.event e
-               WHERE e.issue_id = _ui_issue_spark.issue_id AND e.timestamp > now() - bucket * buckets
+    LEFT JOIN (SELECT floor(extract(epoch FROM date_trunc('hour', now(), 'UTC') - h.hour)
+                            / extract(epoch FROM bucket))::int AS ago,
+                      sum(h.events) AS n
+               FROM crashcache.issue_hour h
+               WHERE h.issue_id = _ui_issue_spark.issue_id
+                 AND h.hour > date_trunc('hour', now(), 'UTC') - bucket * buckets
+                 AND h.hour <= date_trunc('hour', now(), 'UTC')
                GROUP BY 1) c ON c.ago = buckets - 1 - b.i
 $$;
 
@@ -265,10 +461,13 @@ CREATE FUNCTION crashcache._ui_project_trend(project_id int, bucket interval, bu
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_agg(coalesce(c.n, 0) ORDER BY b.i)
     FROM generate_series(0, buckets - 1) b(i)
-    LEFT JOIN (SELECT floor(extract(epoch FROM now() - e.timestamp) / extract(epoch FROM bucket))::int AS ago,
-                      count(*) AS n
-               FROM crashcache.event e
-               WHERE e.project_id = _ui_project_trend.project_id AND e.timestamp > now() - bucket * buckets
+    LEFT JOIN (SELECT floor(extract(epoch FROM date_trunc('hour', now(), 'UTC') - h.hour)
+                            / extract(epoch FROM bucket))::int AS ago,
+                      sum(h.events) AS n
+               FROM crashcache.issue_hour h
+               WHERE h.project_id = _ui_project_trend.project_id
+                 AND h.hour > date_trunc('hour', now(), 'UTC') - bucket * buckets
+                 AND h.hour <= date_trunc('hour', now(), 'UTC')
                GROUP BY 1) c ON c.ago = buckets - 1 - b.i
 $$;
 
@@ -1200,6 +1399,7 @@ CREATE OR REPLACE FUNCTION crashcache._store_events(rows crashcache._event_row[]
 RETURNS void LANGUAGE plpgsql VOLATILE SET jit = off AS $$
 DECLARE
     counts crashcache._issue_count[];
+    hours crashcache.issue_hour[];
     created bigint[];
     regressed bigint[];
     unignored bigint[];
@@ -1235,7 +1435,7 @@ BEGIN
         -- In key order, as every insert that may wait for another worker's rows.
         ORDER BY r.project_id, r.event_id
         ON CONFLICT (project_id, event_id) DO NOTHING
-        RETURNING issue_id, timestamp, received_at, level, user_key
+        RETURNING issue_id, project_id, timestamp, received_at, level, user_key
     ), new_users AS (
         INSERT INTO crashcache.issue_user (issue_id, user_key)
         SELECT DISTINCT n.issue_id, n.user_key FROM inserted n WHERE n.user_key IS NOT NULL
@@ -1243,19 +1443,30 @@ BEGIN
         ON CONFLICT DO NOTHING
         RETURNING issue_id
     )
-    SELECT array_agg(ROW(c.issue_id, c.events, c.first_seen, c.last_seen, c.last_received,
-                         c.latest_level, c.users)::crashcache._issue_count) INTO counts
-    FROM (SELECT n.issue_id, count(*) AS events, min(n.timestamp) AS first_seen,
-                 max(n.timestamp) AS last_seen, max(n.received_at) AS last_received,
-                 (array_agg(n.level ORDER BY n.timestamp DESC))[1] AS latest_level,
-                 (SELECT count(*) FROM new_users u WHERE u.issue_id = n.issue_id) AS users
-          FROM inserted n GROUP BY n.issue_id) c;
+    SELECT (SELECT array_agg(ROW(c.issue_id, c.events, c.first_seen, c.last_seen, c.last_received,
+                                 c.latest_level, c.users)::crashcache._issue_count)
+            FROM (SELECT n.issue_id, count(*) AS events, min(n.timestamp) AS first_seen,
+                         max(n.timestamp) AS last_seen, max(n.received_at) AS last_received,
+                         (array_agg(n.level ORDER BY n.timestamp DESC))[1] AS latest_level,
+                         (SELECT count(*) FROM new_users u WHERE u.issue_id = n.issue_id) AS users
+                  FROM inserted n GROUP BY n.issue_id) c),
+           (SELECT array_agg(ROW(h.issue_id, h.hour, h.project_id, h.events, 0)::crashcache.issue_hour)
+            FROM (SELECT n.issue_id, date_trunc('hour', n.timestamp, 'UTC') AS hour, n.project_id,
+                         count(*) AS events
+                  FROM inserted n GROUP BY 1, 2, 3) h)
+    INTO counts, hours;
 
     -- Two workers counting into the same issues take their locks in the same order, so that
     -- one waits for the other instead of deadlocking.
     PERFORM FROM crashcache.issue i
     WHERE i.id IN (SELECT c.issue_id FROM unnest(counts) c)
     ORDER BY i.id FOR NO KEY UPDATE;
+
+    -- Under the issues' locks, so that the hours' rows are taken in their issues' order too.
+    INSERT INTO crashcache.issue_hour AS h (issue_id, hour, project_id, events)
+    SELECT c.issue_id, c.hour, c.project_id, c.events FROM unnest(hours) c
+    ORDER BY c.issue_id, c.hour
+    ON CONFLICT (issue_id, hour) DO UPDATE SET events = h.events + EXCLUDED.events;
 
     -- An issue is unresolved again when a resolved one is regressed by the batch's events, or
     -- when the events reach the end of an ignore (a time, or a number of events or users).

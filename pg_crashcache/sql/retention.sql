@@ -49,17 +49,20 @@ RETURNS SETOF regclass LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- Deletes archives with everything digested from them, and counts their events as expired
--- in their issues. A worker digesting one of them is waited for (its queue row is locked),
--- so that no row it writes outlives its archive.
+-- in their issues and their issues' hours (which keep counting them). A worker digesting
+-- one of them is waited for (its queue row is locked), so that no row it writes outlives its
+-- archive.
 CREATE FUNCTION crashcache._delete_archives(archives bigint[])
 RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     expired_issues bigint[];
+    expired_hours timestamptz[];
     digested regclass;
 BEGIN
     PERFORM FROM crashcache.queue q WHERE q.archive_id = ANY(archives) ORDER BY q.archive_id FOR UPDATE;
-    WITH gone AS (DELETE FROM crashcache.event e WHERE e.archive_id = ANY(archives) RETURNING e.issue_id)
-    SELECT array_agg(g.issue_id) INTO expired_issues FROM gone g;
+    WITH gone AS (DELETE FROM crashcache.event e WHERE e.archive_id = ANY(archives)
+                  RETURNING e.issue_id, date_trunc('hour', e.timestamp, 'UTC') AS hour)
+    SELECT array_agg(g.issue_id), array_agg(g.hour) INTO expired_issues, expired_hours FROM gone g;
     -- The archives go before the issues are locked: the digest waits for an issue's lock, so
     -- it is held for as little of the batch as can be. Their queue and queue_error rows go
     -- with them (ON DELETE CASCADE).
@@ -70,6 +73,10 @@ BEGIN
     UPDATE crashcache.issue i SET expired_events = i.expired_events + c.events
     FROM (SELECT u.issue_id, count(*) AS events FROM unnest(expired_issues) u(issue_id) GROUP BY u.issue_id) c
     WHERE i.id = c.issue_id;
+    UPDATE crashcache.issue_hour h SET expired_events = h.expired_events + c.events
+    FROM (SELECT u.issue_id, u.hour, count(*) AS events FROM unnest(expired_issues, expired_hours) u(issue_id, hour)
+          GROUP BY u.issue_id, u.hour) c
+    WHERE h.issue_id = c.issue_id AND h.hour = c.hour;
     FOR digested IN SELECT t FROM crashcache._digested_tables() t WHERE t <> 'crashcache.event'::regclass LOOP
         EXECUTE format('DELETE FROM %s WHERE archive_id = ANY($1)', digested) USING archives;
     END LOOP;
@@ -78,13 +85,15 @@ $$;
 
 -- One batch of retention, at most batch_size archives or issues, in this order: payloads
 -- past their age; then events past their issue's maximum, oldest first after the first half,
--- each with its payload; then issues past their age with no event left. Returns how many
--- archives or issues it deleted: 0 when nothing is left to do.
+-- each with its payload; then issues' hours that ended before their project's age; then
+-- issues past their age with no event left. Returns how many archives, hours or issues it
+-- deleted: 0 when nothing is left to do.
 CREATE FUNCTION crashcache._expire_batch(batch_size int)
 RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     archives bigint[];
     issues bigint[];
+    deleted_hours bigint;
 BEGIN
     archives := ARRAY(
         SELECT a.id FROM crashcache.retention_policies r
@@ -125,6 +134,24 @@ BEGIN
     IF cardinality(archives) > 0 THEN
         PERFORM crashcache._delete_archives(archives);
         RETURN cardinality(archives);
+    END IF;
+
+    -- Hours go by event time, not by arrival: an event an SDK sent long after it happened
+    -- may outlive its hour (ruminate counts it again). Hours the digest is counting into are
+    -- skipped, so that neither waits for the other; the next run takes them.
+    DELETE FROM crashcache.issue_hour h
+    WHERE (h.issue_id, h.hour) IN (
+        SELECT o.issue_id, o.hour FROM crashcache.retention_policies r
+        CROSS JOIN LATERAL (
+            SELECT h.issue_id, h.hour FROM crashcache.issue_hour h
+            WHERE h.project_id = r.project_id
+              AND h.hour < now() - make_interval(days => r.max_age_days) - interval '1 hour'
+            LIMIT batch_size FOR UPDATE SKIP LOCKED) o
+        WHERE r.max_age_days IS NOT NULL
+        LIMIT batch_size);
+    GET DIAGNOSTICS deleted_hours = ROW_COUNT;
+    IF deleted_hours > 0 THEN
+        RETURN deleted_hours;
     END IF;
 
     -- last_seen is NULL while ruminate rebuilds an issue, so a rebuild loses none.

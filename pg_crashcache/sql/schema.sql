@@ -139,6 +139,22 @@ CREATE TABLE crashcache.issue_user (
     PRIMARY KEY (issue_id, user_key)
 );
 
+-- Events of an issue per hour of event time (UTC hours), counted by the digest as it stores
+-- them, so that sparklines and trends read a few rows instead of counting events. Like an
+-- issue's event_count, events counts what was received: retention trimming an issue adds to
+-- expired_events instead, and ruminate counts from there. Hours that ended before a project's
+-- maximum age go (retention.sql). Derived: pg_dump leaves it out, ruminate rebuilds it.
+CREATE TABLE crashcache.issue_hour (
+    issue_id        bigint NOT NULL REFERENCES crashcache.issue ON DELETE CASCADE,
+    hour            timestamptz NOT NULL,
+    project_id      int NOT NULL,
+    events          int NOT NULL,
+    expired_events  int NOT NULL DEFAULT 0,
+    PRIMARY KEY (issue_id, hour)
+);
+-- A project's trend, read from the index alone.
+CREATE INDEX issue_hour_project_idx ON crashcache.issue_hour (project_id, hour) INCLUDE (events);
+
 -- What people did to an issue: notes, and status changes through the Web API. Not derived
 -- from the archive: ruminate keeps it and pg_dump dumps it.
 CREATE TABLE crashcache.issue_activity (

@@ -247,17 +247,21 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
     FROM crashcache.project_key k WHERE k.project_id = _ui_project_keys.project_id AND k.active
 $$;
 
--- Events per bucket of `bucket` length, the last `buckets` of them up to now, oldest first:
--- of one issue (sparklines) or of one project (trends). Events stamped in the future by a
--- skewed clock are left out.
+-- Events per bucket of `bucket` length (whole hours), the last `buckets` of them, oldest
+-- first: of one issue (sparklines) or of one project (trends). Read from the hourly counts
+-- (issue_hour), so buckets are made of whole UTC hours: the last one ends with the current
+-- hour. Events stamped in the future by a skewed clock are left out.
 CREATE FUNCTION crashcache._ui_issue_spark(issue_id bigint, bucket interval, buckets int)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_agg(coalesce(c.n, 0) ORDER BY b.i)
     FROM generate_series(0, buckets - 1) b(i)
-    LEFT JOIN (SELECT floor(extract(epoch FROM now() - e.timestamp) / extract(epoch FROM bucket))::int AS ago,
-                      count(*) AS n
-               FROM crashcache.event e
-               WHERE e.issue_id = _ui_issue_spark.issue_id AND e.timestamp > now() - bucket * buckets
+    LEFT JOIN (SELECT floor(extract(epoch FROM date_trunc('hour', now(), 'UTC') - h.hour)
+                            / extract(epoch FROM bucket))::int AS ago,
+                      sum(h.events) AS n
+               FROM crashcache.issue_hour h
+               WHERE h.issue_id = _ui_issue_spark.issue_id
+                 AND h.hour > date_trunc('hour', now(), 'UTC') - bucket * buckets
+                 AND h.hour <= date_trunc('hour', now(), 'UTC')
                GROUP BY 1) c ON c.ago = buckets - 1 - b.i
 $$;
 
@@ -265,10 +269,13 @@ CREATE FUNCTION crashcache._ui_project_trend(project_id int, bucket interval, bu
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_agg(coalesce(c.n, 0) ORDER BY b.i)
     FROM generate_series(0, buckets - 1) b(i)
-    LEFT JOIN (SELECT floor(extract(epoch FROM now() - e.timestamp) / extract(epoch FROM bucket))::int AS ago,
-                      count(*) AS n
-               FROM crashcache.event e
-               WHERE e.project_id = _ui_project_trend.project_id AND e.timestamp > now() - bucket * buckets
+    LEFT JOIN (SELECT floor(extract(epoch FROM date_trunc('hour', now(), 'UTC') - h.hour)
+                            / extract(epoch FROM bucket))::int AS ago,
+                      sum(h.events) AS n
+               FROM crashcache.issue_hour h
+               WHERE h.project_id = _ui_project_trend.project_id
+                 AND h.hour > date_trunc('hour', now(), 'UTC') - bucket * buckets
+                 AND h.hour <= date_trunc('hour', now(), 'UTC')
                GROUP BY 1) c ON c.ago = buckets - 1 - b.i
 $$;
 
