@@ -250,9 +250,11 @@ CREATE TABLE crashcache.issue_hour (
     events          int NOT NULL,
     expired_events  int NOT NULL DEFAULT 0,
     PRIMARY KEY (issue_id, hour)
-);
--- A project's trend, read from the index alone.
-CREATE INDEX issue_hour_project_idx ON crashcache.issue_hour (project_id, hour) INCLUDE (events);
+-- Every batch adds to the rows of its hours: room on their pages, and no index on events, keep
+-- those updates HOT (in the page, no new index entries).
+) WITH (fillfactor = 80);
+-- A project's trend.
+CREATE INDEX issue_hour_project_idx ON crashcache.issue_hour (project_id, hour);
 
 -- Filled from the events already stored, so that sparklines are right from the update on.
 -- (Events retention trimmed before are not counted: their hours hold what is stored.)
