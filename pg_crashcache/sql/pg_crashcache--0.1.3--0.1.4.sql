@@ -749,26 +749,6 @@ RETURNS text LANGUAGE sql STABLE AS $$
 $$;
 
 -- ===================================================================== issue page
--- An issue's events in each of the last `buckets` buckets of `bucket` length, oldest first,
--- each counted up to `cap`: a sparkline whose cost is bounded however hot the issue (a bucket
--- at the cap is drawn full; the issue's own count stays exact). Index range counts on
--- event_issue_time_idx, index-only.
-CREATE FUNCTION crashcache._ui_pages_issue_buckets(issue_id bigint, bucket interval, buckets int, cap int)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT jsonb_agg(c.n ORDER BY b.i)
-    FROM generate_series(0, buckets - 1) b(i)
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS n FROM (
-            SELECT FROM crashcache.event e
-            WHERE e.issue_id = _ui_pages_issue_buckets.issue_id
-              AND e.timestamp > now() - bucket * (buckets - b.i) AND e.timestamp <= now() - bucket * (buckets - b.i - 1)
-            LIMIT cap) x) c
-$$;
-
--- The most a bucket of the issue page's sparklines counts.
-CREATE FUNCTION crashcache._ui_pages_bucket_cap()
-RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 2000 $$;
-
 -- How many of an issue's latest events its tag distribution and releases are read from: the
 -- page costs the same for an issue with a million events.
 CREATE FUNCTION crashcache._ui_pages_issue_sample()
@@ -843,9 +823,9 @@ BEGIN
                                      WHERE e.release_id IS NOT NULL GROUP BY e.release_id) s
                                  JOIN crashcache.dim_release r ON r.id = s.release_id), '[]'),
             'tags', crashcache._ui_pages_issue_tags(i.id),
-            'hourly', crashcache._ui_pages_issue_buckets(i.id, interval '1 hour', 24, crashcache._ui_pages_bucket_cap()),
-            'daily', crashcache._ui_pages_issue_buckets(i.id, interval '1 day', 14, crashcache._ui_pages_bucket_cap()),
-            'bucketCap', crashcache._ui_pages_bucket_cap(),
+            -- The digest's hourly counts (ui.sql), as the issue list's sparklines.
+            'hourly', crashcache._ui_issue_spark(i.id, interval '1 hour', 24),
+            'daily', crashcache._ui_issue_spark(i.id, interval '1 day', 14),
             'activity', crashcache.api_issue_activities(NULL, i.id::text)->'activity');
 END
 $$;
