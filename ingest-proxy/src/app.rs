@@ -45,15 +45,15 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
         // Tools: Sentry's Web API.
-        .merge(web_api);
+        .merge(web_api)
+        // For browser SDKs and tools on other origins; the UI's pages are same-origin only.
+        .layer(middleware::from_fn(cors));
     // People: the web UI, when it is on.
     let router = match web_ui {
         Some(web_ui) => router.merge(web_ui),
         None => router,
     };
-    router
-        .layer(middleware::from_fn(log_request))
-        .layer(middleware::from_fn(cors))
+    router.layer(middleware::from_fn(log_request))
 }
 
 /// What a connection over the cap is served: 503 to any request, with the same layers.
@@ -250,6 +250,32 @@ mod tests {
             .to_str()
             .unwrap()
             .contains("POST"));
+    }
+
+    #[tokio::test]
+    async fn the_web_uis_pages_allow_no_other_origin() {
+        let (mut state, _) = test_state(&[]);
+        let ui =
+            config(&["--ui-database-url=postgres://crashcache_ui_proxy@127.0.0.1:1/crashcache"])
+                .unwrap()
+                .ui_pool_settings()
+                .map(|settings| db::pool(settings).unwrap())
+                .unwrap();
+        state.web_ui = Some(crate::web_ui::WebUi::new(
+            ui,
+            "http://127.0.0.1:3000",
+            Default::default(),
+        ));
+        let response = app(state.clone())
+            .oneshot(Request::get("/signin").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(!response
+            .headers()
+            .contains_key("access-control-allow-origin"));
+        let (response, _) = send(&state, post("/api/abc/store/", "{}")).await;
+        assert_cors(&response);
     }
 
     #[tokio::test]
