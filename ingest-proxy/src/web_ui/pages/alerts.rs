@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use tokio_postgres::types::{FromSqlOwned, ToSql};
 
 use crate::web_ui::csrf::CsrfForm;
 use crate::web_ui::error::UiError;
@@ -416,6 +417,27 @@ fn admin_only(user: &SignedIn) -> Result<(), UiError> {
     }
 }
 
+/// The fields of a form only an admin may post (403 for anyone else).
+fn admins<T>(posted: CsrfForm<T>) -> Result<T, UiError> {
+    admin_only(&posted.user)?;
+    Ok(posted.form)
+}
+
+/// The parameters of a SQL call.
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Makes the ui_alert_* call a form asks for (its answer, a `T`, unused), then goes back to
+/// the page the form came from.
+async fn call_then_back<T: FromSqlOwned>(
+    ui: &WebUi,
+    back: &str,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Response, UiError> {
+    db::one_value::<T>(&ui.pool, sql, params).await?;
+    Ok(back_to(back))
+}
+
 /// The fields every form carries.
 #[derive(Debug, Deserialize)]
 pub struct Back {
@@ -465,20 +487,11 @@ pub async fn create_channel(
     State(ui): State<WebUi>,
     form: CsrfForm<NewChannel>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_json(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_channel_create($1, $2, $3, $4)",
-        &[
-            &form.project_id,
-            &form.name,
-            &form.kind,
-            &channel_config(&form),
-        ],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_channel_create($1, $2, $3, $4)";
+    let config = channel_config(&form);
+    let params: Params = &[&form.project_id, &form.name, &form.kind, &config];
+    call_then_back::<Value>(&ui, &form.back, sql, params).await
 }
 
 /// POST /alerts/channels/{id}/test (anyone signed in)
@@ -488,13 +501,8 @@ pub async fn send_test(
     form: CsrfForm<Back>,
 ) -> Result<Response, UiError> {
     let CsrfForm { user, form } = form;
-    db::one_value::<i64>(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_send_test($1, $2)",
-        &[&id, &user.name],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let sql = "SELECT crashcache.ui_alert_send_test($1, $2)";
+    call_then_back::<i64>(&ui, &form.back, sql, &[&id, &user.name]).await
 }
 
 /// POST /alerts/channels/{id}/delete (admins)
@@ -503,15 +511,9 @@ pub async fn delete_channel(
     Path(id): Path<i32>,
     form: CsrfForm<Back>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_value::<bool>(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_channel_delete($1)",
-        &[&id],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_channel_delete($1)";
+    call_then_back::<bool>(&ui, &form.back, sql, &[&id]).await
 }
 
 /// The new rule form.
@@ -620,15 +622,10 @@ pub async fn create_rule(
     State(ui): State<WebUi>,
     form: CsrfForm<NewRule>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_json(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_rule_create($1, $2)",
-        &[&form.project_id, &rule_body(&form)?],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_rule_create($1, $2)";
+    let body = rule_body(&form)?;
+    call_then_back::<Value>(&ui, &form.back, sql, &[&form.project_id, &body]).await
 }
 
 /// The enable/disable form.
@@ -645,15 +642,10 @@ pub async fn set_enabled(
     Path(id): Path<i32>,
     form: CsrfForm<Enabled>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_json(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_rule_update($1, $2)",
-        &[&id, &json!({ "enabled": form.enabled })],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_rule_update($1, $2)";
+    let body = json!({ "enabled": form.enabled });
+    call_then_back::<Value>(&ui, &form.back, sql, &[&id, &body]).await
 }
 
 /// POST /alerts/rules/{id}/delete (admins)
@@ -662,15 +654,9 @@ pub async fn delete_rule(
     Path(id): Path<i32>,
     form: CsrfForm<Back>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_value::<bool>(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_rule_delete($1)",
-        &[&id],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_rule_delete($1)";
+    call_then_back::<bool>(&ui, &form.back, sql, &[&id]).await
 }
 
 #[cfg(test)]
