@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use tokio_postgres::types::{FromSqlOwned, ToSql};
 
 use crate::web_ui::csrf::CsrfForm;
 use crate::web_ui::error::UiError;
@@ -195,14 +196,12 @@ fn channel_table(user: &SignedIn, channels: &[Value], back: &str) -> Markup {
                             td data-label="Last delivery" { (last_result(c)) }
                             td.actions {
                                 form method="post" action=(format!("/alerts/channels/{id}/test")) {
-                                    (csrf_field(user))
-                                    input type="hidden" name="back" value=(back);
+                                    (posted_by(user, back))
                                     button.button.small type="submit" { "Send a test" }
                                 }
                                 @if user.is_admin {
                                     form method="post" action=(format!("/alerts/channels/{id}/delete")) data-confirm="Delete this channel, its links to rules and its deliveries?" {
-                                        (csrf_field(user))
-                                        input type="hidden" name="back" value=(back);
+                                        (posted_by(user, back))
                                         button.button.small.danger type="submit" { "Delete" }
                                     }
                                 }
@@ -216,29 +215,60 @@ fn channel_table(user: &SignedIn, channels: &[Value], back: &str) -> Markup {
 }
 
 fn channel_form(user: &SignedIn, project: Option<i32>, back: &str) -> Markup {
+    let fields = html! {
+        label for="channel-kind" { "Kind" }
+        select #channel-kind name="kind" {
+            @for (kind, label) in KINDS { option value=(kind) { (label) } }
+        }
+        label for="channel-name" { "Name" }
+        input #channel-name type="text" name="name" required maxlength="100";
+        label for="channel-url" { "URL (webhooks, chat services, ntfy topic)" }
+        input #channel-url type="url" name="url" placeholder="https://hooks.slack.com/services/…";
+        label for="channel-to" { "Recipients (email; comma-separated)" }
+        input #channel-to type="text" name="to" placeholder="oncall@example.com";
+        label for="channel-token" { "ntfy access token (optional)" }
+        input #channel-token type="password" name="token" autocomplete="off";
+        p.muted.small { "A webhook gets a signing secret of its own (X-Crashcache-Signature, see the README)." @if project.is_none() { " Made here, the channel serves every project." } }
+        button.button.primary type="submit" { "Create channel" }
+    };
+    creation_form(
+        "New channel",
+        "/alerts/channels",
+        user,
+        project,
+        back,
+        fields,
+    )
+}
+
+/// A form creating a channel or rule: `summary` opens it, it posts to `action` with the
+/// hidden fields and the project (none: every project), then `fields`.
+fn creation_form(
+    summary: &str,
+    action: &str,
+    user: &SignedIn,
+    project: Option<i32>,
+    back: &str,
+    fields: Markup,
+) -> Markup {
     html! {
         details {
-            summary { "New channel" }
-            form.stack method="post" action="/alerts/channels" {
-                (csrf_field(user))
-                input type="hidden" name="back" value=(back);
+            summary { (summary) }
+            form.stack method="post" action=(action) {
+                (posted_by(user, back))
                 @if let Some(project) = project { input type="hidden" name="project_id" value=(project); }
-                label for="channel-kind" { "Kind" }
-                select #channel-kind name="kind" {
-                    @for (kind, label) in KINDS { option value=(kind) { (label) } }
-                }
-                label for="channel-name" { "Name" }
-                input #channel-name type="text" name="name" required maxlength="100";
-                label for="channel-url" { "URL (webhooks, chat services, ntfy topic)" }
-                input #channel-url type="url" name="url" placeholder="https://hooks.slack.com/services/…";
-                label for="channel-to" { "Recipients (email; comma-separated)" }
-                input #channel-to type="text" name="to" placeholder="oncall@example.com";
-                label for="channel-token" { "ntfy access token (optional)" }
-                input #channel-token type="password" name="token" autocomplete="off";
-                p.muted.small { "A webhook gets a signing secret of its own (X-Crashcache-Signature, see the README)." @if project.is_none() { " Made here, the channel serves every project." } }
-                button.button.primary type="submit" { "Create channel" }
+                (fields)
             }
         }
+    }
+}
+
+/// The hidden fields every form of the page carries: the session's CSRF token and the page
+/// to go back to.
+fn posted_by(user: &SignedIn, back: &str) -> Markup {
+    html! {
+        (csrf_field(user))
+        input type="hidden" name="back" value=(back);
     }
 }
 
@@ -290,14 +320,12 @@ fn rule_table(user: &SignedIn, rules: &[Value], channels: &[Value], back: &str) 
                             @if user.is_admin {
                                 td.actions {
                                     form method="post" action=(format!("/alerts/rules/{id}/enabled")) {
-                                        (csrf_field(user))
-                                        input type="hidden" name="back" value=(back);
+                                        (posted_by(user, back))
                                         input type="hidden" name="enabled" value=(if enabled { "false" } else { "true" });
                                         button.button.small type="submit" { @if enabled { "Disable" } @else { "Enable" } }
                                     }
                                     form method="post" action=(format!("/alerts/rules/{id}/delete")) data-confirm="Delete this rule?" {
-                                        (csrf_field(user))
-                                        input type="hidden" name="back" value=(back);
+                                        (posted_by(user, back))
                                         button.button.small.danger type="submit" { "Delete" }
                                     }
                                 }
@@ -311,51 +339,44 @@ fn rule_table(user: &SignedIn, rules: &[Value], channels: &[Value], back: &str) 
 }
 
 fn rule_form(user: &SignedIn, project: Option<i32>, channels: &[Value], back: &str) -> Markup {
-    html! {
-        details {
-            summary { "New rule" }
-            form.stack method="post" action="/alerts/rules" {
-                (csrf_field(user))
-                input type="hidden" name="back" value=(back);
-                @if let Some(project) = project { input type="hidden" name="project_id" value=(project); }
-                label for="rule-name" { "Name" }
-                input #rule-name type="text" name="name" required maxlength="100";
-                label for="rule-trigger" { "When" }
-                select #rule-trigger name="trigger" {
-                    @for (trigger, label) in TRIGGERS { option value=(trigger) { (label) } }
-                }
-                fieldset {
-                    legend { "For volume, crons and crash-free rate" }
-                    label for="rule-count" { "N" } " "
-                    input #rule-count type="number" name="count" min="1";
-                    select name="count_of" aria-label="N of" { option value="events" { "events" } option value="users" { "users" } }
-                    " in " label for="rule-minutes" { "M minutes" } " "
-                    input #rule-minutes type="number" name="minutes" min="1";
-                    label for="rule-monitor" { "Monitor slug (empty: every monitor)" }
-                    input #rule-monitor type="text" name="monitor";
-                    label for="rule-threshold" { "Crash-free threshold (%), minimum sessions" }
-                    input #rule-threshold type="number" name="threshold" min="0" max="100" step="0.1";
-                    input type="number" name="min_sessions" min="1" aria-label="Minimum sessions";
-                }
-                label for="rule-environments" { "Environments (comma-separated; empty: any)" }
-                input #rule-environments type="text" name="environments" placeholder="production";
-                label for="rule-level" { "Minimum level" }
-                select #rule-level name="min_level" {
-                    option value="" { "any" }
-                    @for level in LEVELS { option value=(level) { (level) } }
-                }
-                label for="rule-cooldown" { "Cooldown (minutes): one message per issue in it, what it holds back counted into the next" }
-                input #rule-cooldown type="number" name="cooldown_minutes" min="0" value="60";
-                fieldset {
-                    legend { "Channels" }
-                    @for c in channels {
-                        label.check { input type="checkbox" name="channel_ids" value=(c["id"]); " " (text(c, "name")) }
-                    }
-                }
-                button.button.primary type="submit" { "Create rule" }
+    let fields = html! {
+        label for="rule-name" { "Name" }
+        input #rule-name type="text" name="name" required maxlength="100";
+        label for="rule-trigger" { "When" }
+        select #rule-trigger name="trigger" {
+            @for (trigger, label) in TRIGGERS { option value=(trigger) { (label) } }
+        }
+        fieldset {
+            legend { "For volume, crons and crash-free rate" }
+            label for="rule-count" { "N" } " "
+            input #rule-count type="number" name="count" min="1";
+            select name="count_of" aria-label="N of" { option value="events" { "events" } option value="users" { "users" } }
+            " in " label for="rule-minutes" { "M minutes" } " "
+            input #rule-minutes type="number" name="minutes" min="1";
+            label for="rule-monitor" { "Monitor slug (empty: every monitor)" }
+            input #rule-monitor type="text" name="monitor";
+            label for="rule-threshold" { "Crash-free threshold (%), minimum sessions" }
+            input #rule-threshold type="number" name="threshold" min="0" max="100" step="0.1";
+            input type="number" name="min_sessions" min="1" aria-label="Minimum sessions";
+        }
+        label for="rule-environments" { "Environments (comma-separated; empty: any)" }
+        input #rule-environments type="text" name="environments" placeholder="production";
+        label for="rule-level" { "Minimum level" }
+        select #rule-level name="min_level" {
+            option value="" { "any" }
+            @for level in LEVELS { option value=(level) { (level) } }
+        }
+        label for="rule-cooldown" { "Cooldown (minutes): one message per issue in it, what it holds back counted into the next" }
+        input #rule-cooldown type="number" name="cooldown_minutes" min="0" value="60";
+        fieldset {
+            legend { "Channels" }
+            @for c in channels {
+                label.check { input type="checkbox" name="channel_ids" value=(c["id"]); " " (text(c, "name")) }
             }
         }
-    }
+        button.button.primary type="submit" { "Create rule" }
+    };
+    creation_form("New rule", "/alerts/rules", user, project, back, fields)
 }
 
 fn delivery_table(deliveries: &[Value]) -> Markup {
@@ -416,6 +437,27 @@ fn admin_only(user: &SignedIn) -> Result<(), UiError> {
     }
 }
 
+/// The fields of a form only an admin may post (403 for anyone else).
+fn admins<T>(posted: CsrfForm<T>) -> Result<T, UiError> {
+    admin_only(&posted.user)?;
+    Ok(posted.form)
+}
+
+/// The parameters of a SQL call.
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Makes the ui_alert_* call a form asks for (its answer, a `T`, unused), then goes back to
+/// the page the form came from.
+async fn call_then_back<T: FromSqlOwned>(
+    ui: &WebUi,
+    back: &str,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Response, UiError> {
+    db::one_value::<T>(&ui.pool, sql, params).await?;
+    Ok(back_to(back))
+}
+
 /// The fields every form carries.
 #[derive(Debug, Deserialize)]
 pub struct Back {
@@ -465,20 +507,11 @@ pub async fn create_channel(
     State(ui): State<WebUi>,
     form: CsrfForm<NewChannel>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_json(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_channel_create($1, $2, $3, $4)",
-        &[
-            &form.project_id,
-            &form.name,
-            &form.kind,
-            &channel_config(&form),
-        ],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_channel_create($1, $2, $3, $4)";
+    let config = channel_config(&form);
+    let params: Params = &[&form.project_id, &form.name, &form.kind, &config];
+    call_then_back::<Value>(&ui, &form.back, sql, params).await
 }
 
 /// POST /alerts/channels/{id}/test (anyone signed in)
@@ -488,13 +521,8 @@ pub async fn send_test(
     form: CsrfForm<Back>,
 ) -> Result<Response, UiError> {
     let CsrfForm { user, form } = form;
-    db::one_value::<i64>(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_send_test($1, $2)",
-        &[&id, &user.name],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let sql = "SELECT crashcache.ui_alert_send_test($1, $2)";
+    call_then_back::<i64>(&ui, &form.back, sql, &[&id, &user.name]).await
 }
 
 /// POST /alerts/channels/{id}/delete (admins)
@@ -503,15 +531,9 @@ pub async fn delete_channel(
     Path(id): Path<i32>,
     form: CsrfForm<Back>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_value::<bool>(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_channel_delete($1)",
-        &[&id],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_channel_delete($1)";
+    call_then_back::<bool>(&ui, &form.back, sql, &[&id]).await
 }
 
 /// The new rule form.
@@ -620,15 +642,10 @@ pub async fn create_rule(
     State(ui): State<WebUi>,
     form: CsrfForm<NewRule>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_json(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_rule_create($1, $2)",
-        &[&form.project_id, &rule_body(&form)?],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_rule_create($1, $2)";
+    let body = rule_body(&form)?;
+    call_then_back::<Value>(&ui, &form.back, sql, &[&form.project_id, &body]).await
 }
 
 /// The enable/disable form.
@@ -645,15 +662,10 @@ pub async fn set_enabled(
     Path(id): Path<i32>,
     form: CsrfForm<Enabled>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_json(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_rule_update($1, $2)",
-        &[&id, &json!({ "enabled": form.enabled })],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_rule_update($1, $2)";
+    let body = json!({ "enabled": form.enabled });
+    call_then_back::<Value>(&ui, &form.back, sql, &[&id, &body]).await
 }
 
 /// POST /alerts/rules/{id}/delete (admins)
@@ -662,21 +674,58 @@ pub async fn delete_rule(
     Path(id): Path<i32>,
     form: CsrfForm<Back>,
 ) -> Result<Response, UiError> {
-    let CsrfForm { user, form } = form;
-    admin_only(&user)?;
-    db::one_value::<bool>(
-        &ui.pool,
-        "SELECT crashcache.ui_alert_rule_delete($1)",
-        &[&id],
-    )
-    .await?;
-    Ok(back_to(&form.back))
+    let form = admins(form)?;
+    let sql = "SELECT crashcache.ui_alert_rule_delete($1)";
+    call_then_back::<bool>(&ui, &form.back, sql, &[&id]).await
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{channel_config, rule_body, target, NewChannel, NewRule};
+    use super::{admins, channel_config, creation_form, rule_body, target, NewChannel, NewRule};
+    use crate::web_ui::csrf::CsrfForm;
+    use crate::web_ui::session::SignedIn;
+    use maud::html;
     use serde_json::json;
+
+    fn user(is_admin: bool) -> SignedIn {
+        SignedIn {
+            user_id: 1,
+            name: "ann".into(),
+            email: "ann@example.com".into(),
+            is_admin,
+            csrf: "tok".into(),
+            projects: vec![],
+        }
+    }
+
+    #[test]
+    fn creation_forms_carry_the_hidden_fields_then_their_own() {
+        let html = creation_form(
+            "New rule",
+            "/alerts/rules",
+            &user(true),
+            Some(7),
+            "web",
+            html! { button { "Create rule" } },
+        )
+        .into_string();
+        assert_eq!(
+            html,
+            "<details><summary>New rule</summary><form class=\"stack\" method=\"post\" action=\"/alerts/rules\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"tok\"><input type=\"hidden\" name=\"back\" value=\"web\">\
+             <input type=\"hidden\" name=\"project_id\" value=\"7\"><button>Create rule</button></form></details>"
+        );
+    }
+
+    #[test]
+    fn only_admins_post_admin_forms() {
+        let posted = |is_admin| CsrfForm {
+            user: user(is_admin),
+            form: 3,
+        };
+        assert_eq!(admins(posted(true)).unwrap(), 3);
+        assert!(admins(posted(false)).is_err());
+    }
 
     fn rule(trigger: &str) -> NewRule {
         serde_html_form::from_str(&format!(

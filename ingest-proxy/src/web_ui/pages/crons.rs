@@ -4,23 +4,24 @@
 
 use axum::extract::{Query, State};
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::web_ui::db;
 use crate::web_ui::error::UiError;
-use crate::web_ui::layout::{self, empty_state, time_ago, Section};
+use crate::web_ui::layout::{empty_state, time_ago, Section};
 use crate::web_ui::pages::fields::{integer, list, number, text};
-use crate::web_ui::pages::{figures, period};
+use crate::web_ui::pages::figures;
+use crate::web_ui::pages::period::{Params, PeriodPage};
 use crate::web_ui::session::SignedIn;
 use crate::web_ui::WebUi;
 
-/// `?project=&period=`
-#[derive(Debug, Deserialize)]
-pub struct Params {
-    project: Option<String>,
-    period: Option<String>,
-}
+/// The page.
+const PAGE: PeriodPage = PeriodPage {
+    title: "Crons",
+    section: Section::Crons,
+    path: "/crons",
+    fallback: "14d",
+    sql: "SELECT crashcache.ui_crons($1, $2)",
+};
 
 /// GET /crons
 pub async fn list_page(
@@ -28,29 +29,8 @@ pub async fn list_page(
     user: SignedIn,
     Query(params): Query<Params>,
 ) -> Result<Markup, UiError> {
-    let found = db::one_json(
-        &ui.pool,
-        "SELECT crashcache.ui_crons($1, $2)",
-        &[&params.project, &params.period],
-    )
-    .await?;
-    let project = text(&found["project"], "slug")
-        .unwrap_or_default()
-        .to_string();
-    let body = html! {
-        header.page-header {
-            h1 { "Crons" span.muted { " · " (text(&found["project"], "name").unwrap_or_default()) } }
-            (period::picker("/crons", Some(&project), params.period.as_deref(), "14d"))
-        }
-        (table(&found))
-    };
-    Ok(layout::page_in(
-        &user,
-        "Crons",
-        Section::Crons,
-        Some(&project),
-        body,
-    ))
+    PAGE.show(&ui, &user, &params, |found, _| table(found))
+        .await
 }
 
 /// The class a check-in status is drawn with.

@@ -10,7 +10,7 @@ use crate::web_ui::db;
 use crate::web_ui::error::UiError;
 use crate::web_ui::layout::{self, absolute_time, empty_state, level_badge, pagination, Section};
 use crate::web_ui::pages::fields::{list, text};
-use crate::web_ui::pages::figures;
+use crate::web_ui::pages::{figures, project};
 use crate::web_ui::session::SignedIn;
 use crate::web_ui::WebUi;
 
@@ -45,11 +45,9 @@ pub async fn search(
         ],
     )
     .await?;
-    let project = text(&found["project"], "slug")
-        .unwrap_or_default()
-        .to_string();
+    let project = project::slug(&found);
     let body = html! {
-        header.page-header { h1 { "Logs" span.muted { " · " (text(&found["project"], "name").unwrap_or_default()) } } }
+        header.page-header { (project::title("Logs", &found)) }
         (form(&params, &project))
         (results(&found, &params, &project))
     };

@@ -16,6 +16,7 @@ pub mod issue_event;
 pub mod logs;
 pub mod performance;
 pub mod period;
+pub mod project;
 pub mod releases;
 pub mod status;
 pub mod waterfall;

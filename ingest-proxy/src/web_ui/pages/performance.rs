@@ -14,17 +14,21 @@ use crate::web_ui::db;
 use crate::web_ui::error::UiError;
 use crate::web_ui::layout::{self, empty_state, sparkline, status_badge, time_ago, Section};
 use crate::web_ui::pages::fields::{counts, integer, list, number, text};
+use crate::web_ui::pages::figures;
+use crate::web_ui::pages::period::{Params, PeriodPage};
+use crate::web_ui::pages::project;
 use crate::web_ui::pages::waterfall::{self, Span};
-use crate::web_ui::pages::{figures, period};
 use crate::web_ui::session::{see_other, SignedIn};
 use crate::web_ui::WebUi;
 
-/// `?project=&period=`
-#[derive(Debug, Deserialize)]
-pub struct Params {
-    project: Option<String>,
-    period: Option<String>,
-}
+/// The overview page.
+const OVERVIEW: PeriodPage = PeriodPage {
+    title: "Performance",
+    section: Section::Performance,
+    path: "/performance",
+    fallback: "24h",
+    sql: "SELECT crashcache.ui_performance($1, $2)",
+};
 
 /// GET /performance
 pub async fn overview(
@@ -32,29 +36,7 @@ pub async fn overview(
     user: SignedIn,
     Query(params): Query<Params>,
 ) -> Result<Markup, UiError> {
-    let found = db::one_json(
-        &ui.pool,
-        "SELECT crashcache.ui_performance($1, $2)",
-        &[&params.project, &params.period],
-    )
-    .await?;
-    let project = text(&found["project"], "slug")
-        .unwrap_or_default()
-        .to_string();
-    let body = html! {
-        header.page-header {
-            h1 { "Performance" span.muted { " · " (text(&found["project"], "name").unwrap_or_default()) } }
-            (period::picker("/performance", Some(&project), params.period.as_deref(), "24h"))
-        }
-        (names_table(&found, &project))
-    };
-    Ok(layout::page_in(
-        &user,
-        "Performance",
-        Section::Performance,
-        Some(&project),
-        body,
-    ))
+    OVERVIEW.show(&ui, &user, &params, names_table).await
 }
 
 /// The transactions table of the overview.
@@ -101,9 +83,7 @@ pub async fn transaction(
         &[&params.project, &name, &params.period],
     )
     .await?;
-    let project = text(&found["project"], "slug")
-        .unwrap_or_default()
-        .to_string();
+    let project = project::slug(&found);
     let events = list(&found, "events");
     let body = html! {
         header.page-header { div {
@@ -126,13 +106,7 @@ pub async fn transaction(
             } }
         }
     };
-    Ok(layout::page_in(
-        &user,
-        &name,
-        Section::Performance,
-        Some(&project),
-        body,
-    ))
+    Ok(page(&user, &name, &project, body))
 }
 
 /// `?project=` of the waterfall and trace pages.
@@ -148,15 +122,14 @@ pub async fn spans(
     Path(event): Path<String>,
     Query(params): Query<ProjectParam>,
 ) -> Result<Markup, UiError> {
-    let found = db::one_json(
-        &ui.pool,
+    let found = of_project(
+        &ui,
         "SELECT crashcache.ui_transaction_spans($1, $2)",
-        &[&params.project, &event],
+        &params,
+        &event,
     )
     .await?;
-    let project = text(&found["project"], "slug")
-        .unwrap_or_default()
-        .to_string();
+    let project = project::slug(&found);
     let tx = &found["transaction"];
     let name = text(tx, "name")
         .unwrap_or("(unnamed transaction)")
@@ -179,13 +152,7 @@ pub async fn spans(
         } }
         (waterfall_view(&found))
     };
-    Ok(layout::page_in(
-        &user,
-        &name,
-        Section::Performance,
-        Some(&project),
-        body,
-    ))
+    Ok(page(&user, &name, &project, body))
 }
 
 /// The waterfall: one row per span, nested under its parent, with its bar (SVG, since the
@@ -238,10 +205,11 @@ pub async fn trace(
     Path(trace): Path<String>,
     Query(params): Query<ProjectParam>,
 ) -> Result<Response, UiError> {
-    let found = db::one_json(
-        &ui.pool,
+    let found = of_project(
+        &ui,
         "SELECT crashcache.ui_trace_transaction($1, $2)",
-        &[&params.project, &trace],
+        &params,
+        &trace,
     )
     .await?;
     Ok(see_other(&format!(
@@ -249,6 +217,21 @@ pub async fn trace(
         text(&found, "eventID").unwrap_or_default(),
         figures::query(&[("project", text(&found, "project").unwrap_or_default())])
     )))
+}
+
+/// The answer of `sql` about `what` (`$2`: an event or trace id) in the asked project (`$1`).
+async fn of_project(
+    ui: &WebUi,
+    sql: &str,
+    params: &ProjectParam,
+    what: &String,
+) -> Result<Value, UiError> {
+    db::one_json(&ui.pool, sql, &[&params.project, what]).await
+}
+
+/// A page of the Performance section about `project`.
+fn page(user: &SignedIn, title: &str, project: &str, body: Markup) -> Markup {
+    layout::page_in(user, title, Section::Performance, Some(project), body)
 }
 
 /// A transaction name as a path segment.

@@ -3,23 +3,24 @@
 
 use axum::extract::{Query, State};
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::web_ui::db;
 use crate::web_ui::error::UiError;
 use crate::web_ui::layout::{self, empty_state, sparkline, time_ago, Section};
 use crate::web_ui::pages::fields::{counts, integer, list, number, text};
-use crate::web_ui::pages::{figures, period};
+use crate::web_ui::pages::figures;
+use crate::web_ui::pages::period::{Params, PeriodPage};
 use crate::web_ui::session::SignedIn;
 use crate::web_ui::WebUi;
 
-/// `?project=&period=`
-#[derive(Debug, Deserialize)]
-pub struct Params {
-    project: Option<String>,
-    period: Option<String>,
-}
+/// The page.
+const PAGE: PeriodPage = PeriodPage {
+    title: "Release health",
+    section: Section::Releases,
+    path: "/releases",
+    fallback: "14d",
+    sql: "SELECT crashcache.ui_release_health($1, $2)",
+};
 
 /// GET /releases
 pub async fn list_page(
@@ -27,29 +28,7 @@ pub async fn list_page(
     user: SignedIn,
     Query(params): Query<Params>,
 ) -> Result<Markup, UiError> {
-    let health = db::one_json(
-        &ui.pool,
-        "SELECT crashcache.ui_release_health($1, $2)",
-        &[&params.project, &params.period],
-    )
-    .await?;
-    let project = text(&health["project"], "slug")
-        .unwrap_or_default()
-        .to_string();
-    let body = html! {
-        header.page-header {
-            h1 { "Release health" span.muted { " · " (text(&health["project"], "name").unwrap_or_default()) } }
-            (period::picker("/releases", Some(&project), params.period.as_deref(), "14d"))
-        }
-        (table(&health, &project))
-    };
-    Ok(layout::page_in(
-        &user,
-        "Release health",
-        Section::Releases,
-        Some(&project),
-        body,
-    ))
+    PAGE.show(&ui, &user, &params, table).await
 }
 
 /// The releases table.
