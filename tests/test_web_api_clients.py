@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -416,7 +417,10 @@ def run_mcp(token: str, proxy, home: Path, body):
                     assert not missing, f"the MCP server lists no {missing}; it lists {sorted(names)}"
                     await body(McpClient(session, names & MCP_DIRECT_TOOLS, server_log))
 
-    anyio.run(main)
+    # In a thread of its own: the browser tests' Playwright (sync API, one driver for the
+    # session) keeps an asyncio loop running in the main thread, where anyio cannot start one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(anyio.run, main).result()
 
 
 def test_mcp_server_tools(proxy, sql, api_token, tmp_path):
